@@ -1,0 +1,122 @@
+"""One async API for trading and market data across crypto venues; each venue is a plugin.
+
+The public surface is re-exported here lazily (PEP 562): ``import exchanges``
+imports no plugin, no HTTP or websocket library, and almost nothing else.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+_EXPORTS: dict[str, str] = {
+    # entry points of the API
+    "connect": "._connect",
+    "Host": ".host",
+    "PluginRecord": "._loader",
+    "UnknownExchange": ".host",
+    "hookimpl": ".hookspecs",
+    # contract
+    "BaseExchange": ".connector",
+    "Capability": ".descriptors",
+    "ConnectorContext": ".connector",
+    "Credentials": ".credentials",
+    "Exchange": ".connector",
+    "ExchangeDescriptor": ".descriptors",
+    "Execution": ".connector",
+    "Health": ".connector",
+    "Instruments": ".instruments",
+    "MarketData": ".connector",
+    # symbols and limits
+    "EndpointCost": ".ratelimit",
+    "RateLimitRule": ".ratelimit",
+    "Symbol": ".symbols",
+    "SymbolMapper": ".symbols",
+    "format_symbol": ".symbols",
+    "parse_symbol": ".symbols",
+    # models
+    "Balance": ".models",
+    "Candle": ".models",
+    "CancelResult": ".models",
+    "ExchangeKind": ".models",
+    "Fill": ".models",
+    "Instrument": ".models",
+    "InstrumentType": ".models",
+    "Order": ".models",
+    "OrderBook": ".models",
+    "OrderBookLevel": ".models",
+    "OrderResult": ".models",
+    "OrderSide": ".models",
+    "OrderState": ".models",
+    "OrderStatus": ".models",
+    "OrderType": ".models",
+    "Position": ".models",
+    "PositionSide": ".models",
+    "Ticker": ".models",
+    "TimeInForce": ".models",
+    "Trade": ".models",
+    # errors
+    "AuthenticationError": ".errors",
+    "BadSymbol": ".errors",
+    "ConfigError": ".errors",
+    "DuplicateRegistration": ".errors",
+    "ExchangeError": ".errors",
+    "ExchangeUnavailable": ".errors",
+    "IncompatiblePlugin": ".errors",
+    "InsufficientFunds": ".errors",
+    "InvalidOrder": ".errors",
+    "MinNotional": ".errors",
+    "NetworkError": ".errors",
+    "NotSupported": ".errors",
+    "OrderNotFound": ".errors",
+    "PluginError": ".errors",
+    "PluginLoadError": ".errors",
+    "PostOnlyRejected": ".errors",
+    "PrecisionError": ".errors",
+    "RateLimited": ".errors",
+    "RequestTimeout": ".errors",
+    "StaleBook": ".errors",
+    "SubscriptionOverflow": ".errors",
+    "UnknownOutcome": ".errors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'exchanges' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._connect import connect
+    from ._loader import PluginRecord
+    from .connector import BaseExchange, ConnectorContext, Exchange, Execution, Health, MarketData
+    from .credentials import Credentials
+    from .descriptors import Capability, ExchangeDescriptor
+    from .errors import (
+        AuthenticationError, BadSymbol, ConfigError, DuplicateRegistration, ExchangeError, ExchangeUnavailable,
+        IncompatiblePlugin, InsufficientFunds, InvalidOrder, MinNotional, NetworkError, NotSupported, OrderNotFound,
+        PluginError, PluginLoadError, PostOnlyRejected, PrecisionError, RateLimited, RequestTimeout, StaleBook,
+        SubscriptionOverflow, UnknownOutcome,
+    )
+    from .hookspecs import hookimpl
+    from .host import Host, UnknownExchange
+    from .instruments import Instruments
+    from .models import (
+        Balance, Candle, CancelResult, ExchangeKind, Fill, Instrument, InstrumentType, Order, OrderBook,
+        OrderBookLevel, OrderResult, OrderSide, OrderState, OrderStatus, OrderType, Position, PositionSide, Ticker,
+        TimeInForce, Trade,
+    )
+    from .ratelimit import EndpointCost, RateLimitRule
+    from .symbols import Symbol, SymbolMapper, format_symbol, parse_symbol

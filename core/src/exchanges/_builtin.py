@@ -1,0 +1,14 @@
+"""The core's own plugin: the environment-variable credentials provider (runs last)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .credentials import credentials_from_env
+from .hookspecs import hookimpl
+
+
+@hookimpl(trylast=True)
+def resolve_credentials(exchange_id: str, account: str | None) -> Mapping[str, str] | None:
+    """Read ``EXCHANGES_<ID>[_<ACCOUNT>]_API_KEY``, ``..._SECRET``, ``..._PASSPHRASE``, ``..._PRIVATE_KEY``."""
+    return credentials_from_env(exchange_id, account)

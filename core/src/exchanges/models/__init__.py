@@ -1,0 +1,34 @@
+"""Value types of the unified API (attrs, frozen, Decimal prices and quantities)."""
+
+from .convert import converter, from_dict, to_dict
+from .enums import ExchangeKind, InstrumentType, OrderSide, OrderState, OrderType, PositionSide, TimeInForce
+from .instrument import Instrument
+from .market import Candle, OrderBook, OrderBookLevel, Ticker, Trade
+from .trading import Balance, CancelResult, Fill, Order, OrderResult, OrderStatus, Position, new_client_order_id
+
+__all__ = [
+    "Balance",
+    "Candle",
+    "CancelResult",
+    "ExchangeKind",
+    "Fill",
+    "Instrument",
+    "InstrumentType",
+    "Order",
+    "OrderBook",
+    "OrderBookLevel",
+    "OrderResult",
+    "OrderSide",
+    "OrderState",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "PositionSide",
+    "Ticker",
+    "TimeInForce",
+    "Trade",
+    "converter",
+    "from_dict",
+    "new_client_order_id",
+    "to_dict",
+]
