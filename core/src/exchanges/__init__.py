@@ -7,9 +7,10 @@ imports no plugin, no HTTP or websocket library, and almost nothing else.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+TYPE_CHECKING = False  # not imported from typing: `import exchanges` stays cheap
 
 _EXPORTS: dict[str, str] = {
     # entry points of the API
@@ -99,24 +100,61 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from typing import Any
+
     from ._connect import connect
     from ._loader import PluginRecord
     from .connector import BaseExchange, ConnectorContext, Exchange, Execution, Health, MarketData
     from .credentials import Credentials
     from .descriptors import Capability, ExchangeDescriptor
     from .errors import (
-        AuthenticationError, BadSymbol, ConfigError, DuplicateRegistration, ExchangeError, ExchangeUnavailable,
-        IncompatiblePlugin, InsufficientFunds, InvalidOrder, MinNotional, NetworkError, NotSupported, OrderNotFound,
-        PluginError, PluginLoadError, PostOnlyRejected, PrecisionError, RateLimited, RequestTimeout, StaleBook,
-        SubscriptionOverflow, UnknownOutcome,
+        AuthenticationError,
+        BadSymbol,
+        ConfigError,
+        DuplicateRegistration,
+        ExchangeError,
+        ExchangeUnavailable,
+        IncompatiblePlugin,
+        InsufficientFunds,
+        InvalidOrder,
+        MinNotional,
+        NetworkError,
+        NotSupported,
+        OrderNotFound,
+        PluginError,
+        PluginLoadError,
+        PostOnlyRejected,
+        PrecisionError,
+        RateLimited,
+        RequestTimeout,
+        StaleBook,
+        SubscriptionOverflow,
+        UnknownOutcome,
     )
     from .hookspecs import hookimpl
     from .host import Host, UnknownExchange
     from .instruments import Instruments
     from .models import (
-        Balance, Candle, CancelResult, ExchangeKind, Fill, Instrument, InstrumentType, Order, OrderBook,
-        OrderBookLevel, OrderResult, OrderSide, OrderState, OrderStatus, OrderType, Position, PositionSide, Ticker,
-        TimeInForce, Trade,
+        Balance,
+        CancelResult,
+        Candle,
+        ExchangeKind,
+        Fill,
+        Instrument,
+        InstrumentType,
+        Order,
+        OrderBook,
+        OrderBookLevel,
+        OrderResult,
+        OrderSide,
+        OrderState,
+        OrderStatus,
+        OrderType,
+        Position,
+        PositionSide,
+        Ticker,
+        TimeInForce,
+        Trade,
     )
     from .ratelimit import EndpointCost, RateLimitRule
     from .symbols import Symbol, SymbolMapper, format_symbol, parse_symbol

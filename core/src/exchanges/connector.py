@@ -27,8 +27,8 @@ from .errors import NotSupported
 from .instruments import Instruments
 from .models import (
     Balance,
-    Candle,
     CancelResult,
+    Candle,
     Fill,
     Order,
     OrderBook,
@@ -323,7 +323,7 @@ class BaseExchange:
         start = time.perf_counter()
         try:
             await self._ping()
-        except Exception as exc:  # health reports, it does not raise
+        except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
             return Health(self.id, self._connected, False, None, f"{type(exc).__name__}: {exc}")
         return Health(self.id, self._connected, True, round((time.perf_counter() - start) * 1000, 3))
 

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     import click
 
     from .descriptors import ExchangeDescriptor
-    from .ratelimit import EndpointCost, RateLimitRule
-    from .symbols import SymbolMapper
 
 __all__ = [
     "hookimpl",

@@ -126,7 +126,7 @@ class Host:
             return
         try:
             plugin = candidate.entry_point.load()
-        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything, even SystemExit
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             record.fail(exc)
@@ -139,7 +139,7 @@ class Host:
         try:
             self._pm.register(plugin, name=record.name)
             self._pm.check_pending()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - isolate the plugin, whatever it raises
             if self._pm.is_registered(plugin):
                 self._pm.unregister(plugin)
             record.fail(exc)
@@ -195,7 +195,7 @@ class Host:
             for hook_name, register in registrars.items():
                 for impl in self._impls(hook_name, plugin):
                     impl.function(register=register)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - isolate the plugin, whatever it raises
             record.fail(exc)
             self._maybe_raise(record)
             return False
@@ -333,7 +333,7 @@ class Host:
             before = set(cli.commands)
             try:
                 impl.function(cli=cli)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - isolate the plugin, whatever it raises
                 for name in set(cli.commands) - before:
                     cli.commands.pop(name, None)
                 record = self._records.get(impl.plugin_name)

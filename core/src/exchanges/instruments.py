@@ -102,7 +102,7 @@ class Instruments:
             raise BadSymbol(f"{symbol!r} is not listed on {self._exchange.id}", symbol=symbol, exchange=self._exchange.id)
         return inst
 
-    def list(self, type: InstrumentType | str | None = None) -> list[Instrument]:  # noqa: A002 - public name fixed
+    def list(self, type: InstrumentType | str | None = None) -> list[Instrument]:
         """Every instrument, or those of one instrument type, sorted by symbol."""
         wanted = None if type is None else InstrumentType(type)
         return sorted(

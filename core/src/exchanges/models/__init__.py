@@ -8,8 +8,8 @@ from .trading import Balance, CancelResult, Fill, Order, OrderResult, OrderStatu
 
 __all__ = [
     "Balance",
-    "Candle",
     "CancelResult",
+    "Candle",
     "ExchangeKind",
     "Fill",
     "Instrument",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "ExchangeKind",
@@ -15,12 +15,7 @@ __all__ = [
 ]
 
 
-class _StrEnum(str, Enum):
-    def __str__(self) -> str:
-        return self.value
-
-
-class OrderSide(_StrEnum):
+class OrderSide(StrEnum):
     """Side of an order or trade."""
 
     BUY = "buy"
@@ -32,7 +27,7 @@ class OrderSide(_StrEnum):
         return OrderSide.SELL if self is OrderSide.BUY else OrderSide.BUY
 
 
-class OrderType(_StrEnum):
+class OrderType(StrEnum):
     """Order types of the unified API; a venue declares which it supports."""
 
     MARKET = "market"
@@ -43,7 +38,7 @@ class OrderType(_StrEnum):
     TAKE_PROFIT_LIMIT = "take_profit_limit"
 
 
-class TimeInForce(_StrEnum):
+class TimeInForce(StrEnum):
     """How long an order rests: good till canceled, immediate or cancel, fill or kill."""
 
     GTC = "gtc"
@@ -51,7 +46,7 @@ class TimeInForce(_StrEnum):
     FOK = "fok"
 
 
-class OrderState(_StrEnum):
+class OrderState(StrEnum):
     """Lifecycle state of an order."""
 
     NEW = "new"
@@ -67,7 +62,7 @@ class OrderState(_StrEnum):
         return self in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
 
 
-class InstrumentType(_StrEnum):
+class InstrumentType(StrEnum):
     """Product line of an instrument."""
 
     SPOT = "spot"
@@ -76,14 +71,14 @@ class InstrumentType(_StrEnum):
     OPTION = "option"
 
 
-class ExchangeKind(_StrEnum):
+class ExchangeKind(StrEnum):
     """Centralised or decentralised venue."""
 
     CEX = "cex"
     DEX = "dex"
 
 
-class PositionSide(_StrEnum):
+class PositionSide(StrEnum):
     """Direction of a derivatives position."""
 
     LONG = "long"

@@ -152,7 +152,7 @@ class Order:
         )
 
 
-def _cid(client_order_id: str | None) -> dict[str, str]:
+def _cid(client_order_id: str | None) -> dict[str, Any]:
     return {} if client_order_id is None else {"client_order_id": client_order_id}
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 import attrs
 
-__all__ = ["EndpointCost", "RateLimitRule", "SCOPES"]
+__all__ = ["SCOPES", "EndpointCost", "RateLimitRule"]
 
 Scope = Literal["ip", "account", "endpoint", "connection", "order"]
 SCOPES: tuple[str, ...] = ("ip", "account", "endpoint", "connection", "order")
