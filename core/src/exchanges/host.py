@@ -333,7 +333,7 @@ class Host:
             before = set(cli.commands)
             try:
                 impl.function(cli=cli)
-            except Exception as exc:  # noqa: BLE001 - isolate the plugin, whatever it raises
+            except Exception as exc:
                 for name in set(cli.commands) - before:
                     cli.commands.pop(name, None)
                 record = self._records.get(impl.plugin_name)
