@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Every distribution of the monorepo, installed editable with its test extras.
-DISTS  := core plugins/exchange-sim
+DISTS  := core plugins/exchange-sim exchange-binance
 PYPROJECTS := $(foreach d,$(DISTS),$(d)/pyproject.toml)
 
 .PHONY: setup test demo bench lint clean

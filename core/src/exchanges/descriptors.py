@@ -108,6 +108,10 @@ class ExchangeDescriptor:
     credential_keys: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     description: str = ""
     homepage: str | None = None
+    #: ``"package.module:SuiteClass"``: the plugin's conformance suite (an
+    #: ``exchanges.testing.conformance.ConformanceSuite`` subclass with its
+    #: cases), used by ``exchanges conformance ID``; None runs the generic suite.
+    conformance: str | None = None
 
     @property
     def endpoint_names(self) -> tuple[str, ...]:
