@@ -1,8 +1,8 @@
-"""The core's own plugin: the environment-variable credentials provider (runs last)."""
+"""The core's own plugin: the environment-variable credentials provider (runs last) and the JSON-lines sink."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .credentials import credentials_from_env
 from .hookspecs import hookimpl
@@ -12,3 +12,11 @@ from .hookspecs import hookimpl
 def resolve_credentials(exchange_id: str, account: str | None) -> Mapping[str, str] | None:
     """Read ``EXCHANGES_<ID>[_<ACCOUNT>]_API_KEY``, ``..._SECRET``, ``..._PASSPHRASE``, ``..._PRIVATE_KEY``."""
     return credentials_from_env(exchange_id, account)
+
+
+@hookimpl
+def register_sinks(register: Callable[..., None]) -> None:
+    """The JSON-lines sink: ``jsonl`` with option ``path`` (``-`` = standard output)."""
+    from .sinks import JsonLinesSink
+
+    register("jsonl", JsonLinesSink)
