@@ -63,7 +63,7 @@ def test_builtin_plugin_is_always_loaded(host: Host) -> None:
     """The core's own plugin (environment credentials) is listed as built-in and loaded."""
     (record,) = host.plugins
     assert record.builtin and record.status == "loaded"
-    assert record.hooks == ["resolve_credentials"]
+    assert record.hooks == ["register_sinks", "resolve_credentials"]
 
 
 def test_registers_descriptor_and_records_owner(toy_host: Host) -> None:

@@ -127,6 +127,9 @@ class _Part:
         self.exchange = exchange
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Runs for MarketData/Execution themselves too, so the base methods are gated:
+        # a plugin that declares a capability but never overrides the method gets
+        # NotSupported, and one that overrides it without declaring it does too.
         super().__init_subclass__(**kwargs)
         for name in cls._GATED:
             func = cls.__dict__.get(name)
@@ -260,14 +263,6 @@ class Execution(_Part):
         """Balance snapshots after each change."""
         raise self._not_implemented("watch_balances")
         yield  # pragma: no cover
-
-
-# Gate the base class methods themselves, so a plugin that declares a capability
-# but never overrides the method still fails with NotSupported, and one that
-# overrides it without declaring the capability fails too.
-for _cls in (MarketData, Execution):
-    for _name in _cls._GATED:
-        setattr(_cls, _name, _gate(_name, _cls.__dict__[_name]))
 
 
 class BaseExchange:
