@@ -15,7 +15,7 @@ from .rules import SCOPES, EndpointCost, RateLimitRule
 if TYPE_CHECKING:
     from ._backend import ROLLING_SUBWINDOWS, LimiterBackend, MemoryBackend
     from ._headers import parse_retry_after, parse_usage_headers
-    from ._limiter import RateLimiter
+    from ._limiter import RateLimiter, VirtualClock
     from ._scopes import RateLimits, account_fingerprint
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "RateLimitRule",
     "RateLimiter",
     "RateLimits",
+    "VirtualClock",
     "account_fingerprint",
     "parse_retry_after",
     "parse_usage_headers",
@@ -38,6 +39,7 @@ _LAZY: dict[str, str] = {
     "MemoryBackend": "._backend",
     "RateLimiter": "._limiter",
     "RateLimits": "._scopes",
+    "VirtualClock": "._limiter",
     "account_fingerprint": "._scopes",
     "parse_retry_after": "._headers",
     "parse_usage_headers": "._headers",
