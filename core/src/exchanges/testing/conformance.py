@@ -60,7 +60,9 @@ from exchanges._loader import check_core_requirement
 from exchanges._version import __version__ as core_version
 from exchanges.descriptors import CAPABILITIES
 
-__all__ = ["ConformanceSuite", "PayloadCase", "TC_IDS"]
+from .ws_contract import WsContract, WsScenario
+
+__all__ = ["TC_IDS", "ConformanceSuite", "PayloadCase", "WsScenario"]
 
 #: Every test id of the suite with its one-line meaning (kept in sync with the docs by a meta-test).
 TC_IDS: dict[str, str] = {
@@ -111,7 +113,7 @@ def _skip_unless(descriptor: ExchangeDescriptor, *capabilities: str) -> None:
         pytest.skip(f"gated: {descriptor.id} does not declare {', '.join(missing)}")
 
 
-class ConformanceSuite:
+class ConformanceSuite(WsContract):
     """Base class of a plugin's conformance tests. Set ``exchange_id``; add cases to enable groups."""
 
     #: the exchange id under test (required)
