@@ -8,7 +8,7 @@ under 40 ms above bare Python, ``exchanges plugins`` under 200 ms.
 
     .venv/bin/python bench/cold_start.py                  # table
     .venv/bin/python bench/cold_start.py --markdown       # section for bench/RESULTS.md
-    .venv/bin/python bench/cold_start.py --importtime 12  # also the slowest imports per case
+    .venv/bin/python bench/cold_start.py --importtime 12  # also where import time goes, per case
     .venv/bin/python bench/cold_start.py --python /path/to/venv/bin/python
 """
 
@@ -113,16 +113,24 @@ def measure(python: Path, case: Case, runs: int, warmup: int, cwd: str) -> Resul
 
 
 def importtime(python: Path, case: Case, top: int, cwd: str) -> list[tuple[int, int, str]]:
-    """The ``top`` imports with the largest cumulative time (µs): (cumulative, self, indented name)."""
+    """Where import time goes: the ``top`` packages by summed self time (µs) as (self, modules, package).
+
+    Our own packages (``exchanges``, ``exchange_*``) are split one level deeper,
+    so the module to change shows up by name.
+    """
     env = _env() | {"PYTHONPROFILEIMPORTTIME": "1"}
     proc = subprocess.run([str(python), "-c", case.code, *case.argv], capture_output=True, text=True, cwd=cwd, env=env)
-    rows = []
+    self_us: dict[str, int] = {}
+    count: dict[str, int] = {}
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        self_us, cumulative, name = line[len("import time:") :].split("|", 2)
-        rows.append((int(cumulative), int(self_us), name.rstrip()))
-    return sorted(rows, reverse=True)[:top]
+        own, _cumulative, name = line[len("import time:") :].split("|", 2)
+        parts = name.strip().split(".")
+        key = ".".join(parts[:2]) if parts[0].startswith("exchange") else parts[0]
+        self_us[key] = self_us.get(key, 0) + int(own)
+        count[key] = count.get(key, 0) + 1
+    return sorted(((us, count[key], key) for key, us in self_us.items()), reverse=True)[:top]
 
 
 def plugins_found(python: Path, cwd: str) -> list[str]:
@@ -190,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-n", "--runs", type=int, default=30, help="timed runs per case (median reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs per case first")
     parser.add_argument("--markdown", action="store_true", help="print a section for bench/RESULTS.md")
-    parser.add_argument("--importtime", type=int, metavar="K", default=0, help="also list the K slowest imports per case")
+    parser.add_argument("--importtime", type=int, metavar="K", default=0, help="also list the K packages that take the most import time per case")
     args = parser.parse_args(argv)
     # Not resolve(): a venv's python is a symlink and must be run through the venv's path.
     python = args.python.absolute()
@@ -218,10 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         out += _fmt_table(results, markdown=False)
         out += ["", *_verdicts(results)]
     for name, rows in profiles.items():
-        out += ["", f"slowest imports (cumulative µs, self µs) for {name}:" if not args.markdown
-                else f"Slowest imports of `{name}` (`-X importtime`, cumulative / self µs):", ""]
+        title = f"Import time of `{name}` by package (`-X importtime`, summed self time):"
+        out += ["", title, ""]
         fence = ["```"] if args.markdown else []
-        out += fence + [f"{cum:>8} {own:>8}  {name_}" for cum, own, name_ in rows] + fence
+        out += [*fence, f"{'ms':>7} {'modules':>8}  package"]
+        out += [f"{us / 1000:>7.1f} {n:>8}  {package}" for us, n, package in rows] + fence
     print("\n".join(out).replace("`", "") if not args.markdown else "\n".join(out))
     return 0 if all(r.rc == 0 for r in results) else 1
 

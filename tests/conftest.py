@@ -26,7 +26,7 @@ FIXTURE_DISTS = Path(__file__).resolve().parent / "fixtures" / "dists"
 #: Distribution name -> source folder, for every wheel a test may install.
 SOURCES: dict[str, Path] = {
     "exchange-core": REPO / "core",
-    "exchange-sim": Path("/tmp/simcopy"),
+    "exchange-sim": REPO / "plugins" / "exchange-sim",
     "exchange-broken": FIXTURE_DISTS / "exchange-broken",
     "exchange-future": FIXTURE_DISTS / "exchange-future",
 }

@@ -85,20 +85,8 @@ def test_clean_venv_lists_sim_loaded(plugin_venv: PluginVenv) -> None:
     ("dist", "name", "version", "status", "error"),
     [
         ("exchange-sim", "sim", "0.1.0", "loaded", None),
-        (
-            "exchange-broken",
-            "broken",
-            "0.1.0",
-            "failed",
-            BROKEN_ERROR,
-        ),
-        (
-            "exchange-future",
-            "future",
-            "3.0.0",
-            "incompatible",
-            FUTURE_ERROR,
-        ),
+        ("exchange-broken", "broken", "0.1.0", "failed", BROKEN_ERROR),
+        ("exchange-future", "future", "3.0.0", "incompatible", FUTURE_ERROR),
     ],
     ids=["sim", "broken", "future"],
 )

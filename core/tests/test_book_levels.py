@@ -67,7 +67,7 @@ def test_ask_updates_keep_order_and_quantities() -> None:
 
 
 def test_same_price_spelled_differently_is_one_level() -> None:
-    """"100", "100.0" and "100.00" address the same level (update and delete)."""
+    """Prices "100", "100.0" and "100.00" address the same level (update and delete)."""
     book = _book([["100.00", "1"], ["99", "1"]], [["101", "1"]])
     book.update_levels([["100", "5"]], [])
     assert book.bids.top() == [["100", "5"], ["99", "1"]]
@@ -86,6 +86,29 @@ def test_many_deletes_compact_and_stay_correct() -> None:
     assert [int(p) for p in side.prices()] == expected
     assert len(side) == len(expected)
     assert len(side._ps) <= 2 * len(side) + 64  # tombstones were compacted away
+
+
+@pytest.mark.parametrize("read_between", [False, True])
+def test_long_runs_of_deletes_and_re_adds(read_between: bool) -> None:
+    """Thousands of deletes and re-adds, read after each batch or never, leave exactly the live levels."""
+    side = BookSide(is_bid=True)
+    side.replace([[f"{5000 - i}.5", "1"] for i in range(2000)])
+    live = {5000 - i for i in range(2000)}
+    for batch in range(30):
+        updates = []
+        for i in range(batch, 2000, 3):
+            price = 5000 - i
+            if price in live:
+                live.discard(price)
+                updates.append([f"{price}.5", "0"])
+            elif batch % 2:
+                live.add(price)
+                updates.append([f"{price}.50", "2"])
+        side.update(updates)
+        if read_between:
+            assert [float(lv[0]) for lv in side.top(10)] == [p + 0.5 for p in sorted(live, reverse=True)[:10]]
+    assert [float(p) for p in side.prices()] == [p + 0.5 for p in sorted(live, reverse=True)]
+    assert len(side._ps) == len(side) == len(live)  # a full read drops every tombstone
 
 
 def test_top_skips_deleted_levels_just_below_the_best() -> None:
@@ -153,7 +176,10 @@ def test_order_book_is_a_model_with_lazy_levels() -> None:
     assert ob.bids._built == []  # nothing parsed until read
     assert ob.best_bid == Decimal("100.0")
     assert len(ob.bids._built) == 1
-    assert list(ob.asks) == [OrderBookLevel(Decimal("101.0"), Decimal("1")), OrderBookLevel(Decimal("101.5"), Decimal("2"))]
+    assert list(ob.asks) == [
+        OrderBookLevel(Decimal("101.0"), Decimal("1")),
+        OrderBookLevel(Decimal("101.5"), Decimal("2")),
+    ]
     assert ob.spread == Decimal("1.0") and ob.sequence == 10 and ob.symbol == "BTC/USDT"
     assert len(book.order_book().bids) == 4
 

@@ -283,10 +283,12 @@ def test_unsupported_call_names_the_venue(cli_host: Host) -> None:
     [
         (("--endpoint", "rest"), "expected NAME=URL"),
         (("--endpoint", "grpc=http://127.0.0.1:1"), "unknown endpoint name 'grpc' for toy; valid names: rest, ws"),
+        (("--endpoint", "rest=toy.example"), "must be a URL"),
+        (("--seconds", "2"), "--seconds applies only with --watch"),
     ],
 )
-def test_bad_endpoint_override_exits_2(cli_host: Host, args: tuple[str, ...], message: str) -> None:
-    """A malformed or unknown --endpoint is refused with exit status 2."""
+def test_bad_options_exit_2(cli_host: Host, args: tuple[str, ...], message: str) -> None:
+    """A malformed or unknown --endpoint, or --seconds without --watch, is refused with exit status 2."""
     result = invoke(cli_host, "book", "toy", "BTC/USDT", *args)
     assert result.exit_code == 2
     assert message in result.stderr
@@ -321,6 +323,14 @@ def test_plugin_commands_are_added_and_isolated(cli_host: Host) -> None:
     records = {r["name"]: r for r in json.loads(invoke(cli_host, "plugins", "--json").stdout)}
     assert records["raises"]["status"] == "failed"
     assert records["raises"]["error"] == "RuntimeError: no commands today"
+
+
+def test_demo_without_the_simulated_venue_says_what_to_install(cli_host: Host) -> None:
+    """`demo` on a host without the `sim` exchange lists the plugins, then exits 1 naming exchange-sim."""
+    result = invoke(cli_host, "demo", "--seconds", "0")
+    assert result.exit_code == 1
+    assert "toy-plugin" in result.stdout
+    assert "pip install exchange-sim" in result.stderr and result.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN_COMMANDS))

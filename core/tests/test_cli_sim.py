@@ -7,7 +7,12 @@ is its own market, so every test asserts what one command printed.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,6 +104,19 @@ def test_settings_reach_the_connector(sim_host: Host) -> None:
     assert "unknown setting(s) colour for sim" in result.stderr
 
 
+def test_config_file_reaches_the_connector(sim_host: Host, tmp_path: Path) -> None:
+    """`--config PATH` is read by connect(): its options become settings; a broken file is a usage error."""
+    good = tmp_path / "exchanges.yaml"
+    good.write_text('exchanges:\n  sim:\n    options: {flow: false, prices: {"ETH/USDT": 2500}}\n')
+    book = ok_json(sim_host, "book", "sim", "ETH/USDT", "--config", str(good))
+    assert Decimal(2400) < Decimal(book["best_bid"]) < Decimal(2500)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("exchanges:\n  sim:\n    colour: blue\n")
+    result = invoke(sim_host, "book", "sim", "ETH/USDT", "--config", str(bad))
+    assert result.exit_code == 2
+    assert "colour" in result.stderr and result.stderr.count("\n") == 1
+
+
 def test_trades_json(sim_host: Host) -> None:
     """`trades --json` prints a JSON list of trades of the symbol (none before the flow trades)."""
     trades = ok_json(sim_host, "trades", "sim", "BTC/USDT", "--limit", "5", "--set", "flow=false")
@@ -124,6 +142,25 @@ def test_book_watch_table(sim_host: Host) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.count("sim BTC/USDT") == 1
     assert "spread" in result.stdout and result.stdout.endswith("\n")
+
+
+def test_watch_stops_cleanly_on_ctrl_c() -> None:
+    """Ctrl-C (SIGINT) ends `book --watch --json` with exit status 0, no traceback, only whole JSON lines."""
+    env = {**os.environ, "EXCHANGES_LOAD_PLUGINS": "exchange-sim"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exchanges.cli", "book", "sim", "BTC/USDT", "--watch", "--json", *FAST],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert json.loads(first)["symbol"] == "BTC/USDT"
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert all(json.loads(line)["symbol"] == "BTC/USDT" for line in rest.splitlines())
 
 
 def test_trades_watch_json_lines(sim_host: Host) -> None:
@@ -188,6 +225,7 @@ def test_open_orders_and_balances_of_a_fresh_account(sim_host: Host) -> None:
         (("book", "sim", "DOGE/USDT"), 2, "'DOGE/USDT' is not listed on sim"),
         (("ticker", "sim", "not a symbol"), 2, "not a symbol"),
         (("orders", "sim", "XRP/USDT"), 2, "'XRP/USDT' is not listed on sim"),
+        (("balance", "sim", "--testnet"), 1, "testnet is not supported by sim"),
     ],
 )
 def test_refusals_are_one_line_with_exit_code(sim_host: Host, args: tuple[str, ...], code: int, message: str) -> None:

@@ -25,7 +25,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def fetch(http: aiohttp.ClientSession, method: str, url: str, **kwargs: object) -> tuple[int, dict[str, str], bytes]:
+async def fetch(
+    http: aiohttp.ClientSession, method: str, url: str, **kwargs: object
+) -> tuple[int, dict[str, str], bytes]:
     async with http.request(method, url, **kwargs) as response:  # type: ignore[arg-type]
         return response.status, dict(response.headers), await response.read()
 
@@ -41,7 +43,10 @@ async def test_route_serves_json_and_records_the_request(emu: VenueEmulator, htt
     """A plain value is served as 200 JSON; method, path, query, headers and body are recorded."""
     emu.route("POST", "/api/v3/order", {"orderId": 7})
     status, headers, body = await fetch(
-        http, "POST", emu.http_url + "/api/v3/order?symbol=BTCUSDT&side=BUY", data=b"quantity=1&price=2",
+        http,
+        "POST",
+        emu.http_url + "/api/v3/order?symbol=BTCUSDT&side=BUY",
+        data=b"quantity=1&price=2",
         headers={"X-MBX-APIKEY": "k", "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert (status, body) == (200, b'{"orderId":7}')
@@ -54,15 +59,24 @@ async def test_route_serves_json_and_records_the_request(emu: VenueEmulator, htt
     assert request.params() == {"symbol": "BTCUSDT", "side": "BUY", "quantity": "1", "price": "2"}
 
 
-async def test_reply_sequence_is_served_in_turn_and_the_last_repeats(emu: VenueEmulator, http: aiohttp.ClientSession) -> None:
+async def test_reply_sequence_is_served_in_turn_and_the_last_repeats(
+    emu: VenueEmulator, http: aiohttp.ClientSession
+) -> None:
     """A list of replies answers successive requests; the last one keeps answering."""
     emu.route("GET", "/x", [Reply(503, json={"e": 1}), Reply(json={"ok": 1}), Reply(json={"ok": 2})])
     statuses = [await fetch(http, "GET", emu.http_url + "/x") for _ in range(4)]
-    assert [(s, b) for s, _, b in statuses] == [(503, b'{"e":1}'), (200, b'{"ok":1}'), (200, b'{"ok":2}'), (200, b'{"ok":2}')]
+    assert [(s, b) for s, _, b in statuses] == [
+        (503, b'{"e":1}'),
+        (200, b'{"ok":1}'),
+        (200, b'{"ok":2}'),
+        (200, b'{"ok":2}'),
+    ]
 
 
 @pytest.mark.parametrize("asynchronous", [False, True])
-async def test_callable_route_computes_the_reply(emu: VenueEmulator, http: aiohttp.ClientSession, asynchronous: bool) -> None:
+async def test_callable_route_computes_the_reply(
+    emu: VenueEmulator, http: aiohttp.ClientSession, asynchronous: bool
+) -> None:
     """A responder (sync or async) sees the recorded request and may return a Reply or a JSON value."""
 
     def sync(request):  # type: ignore[no-untyped-def]

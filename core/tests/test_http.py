@@ -407,7 +407,7 @@ async def test_secrets_never_logged_nor_in_errors(
     venue.script(path, *replies)
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
-    async with client(venue, signer=LeakySigner(), timeout=0.3, secrets=(SECRET, API_KEY, PASSPHRASE)) as http:
+    async with client(venue, signer=LeakySigner(), timeout=1.0, secrets=(SECRET, API_KEY, PASSPHRASE)) as http:
         if error is None:
             await http.post(path, data={"qty": 1}, signed=True)
         else:

@@ -13,9 +13,10 @@ from exchanges.events import EventBus
 from exchanges.sinks import JsonLinesSink, pump
 
 
-def test_jsonl_is_registered_by_the_core(host: Host) -> None:
-    """The core's built-in plugin registers the jsonl sink factory."""
-    assert host.sinks["jsonl"] is JsonLinesSink
+def test_jsonl_is_registered_by_the_core(host: Host, tmp_path: Path) -> None:
+    """The core's built-in plugin registers a jsonl factory that builds a JsonLinesSink with its options."""
+    sink = host.sinks["jsonl"](path=tmp_path / "x.jsonl")
+    assert isinstance(sink, JsonLinesSink) and sink.path == str(tmp_path / "x.jsonl")
 
 
 async def test_pump_writes_every_event_as_json_lines(tmp_path: Path) -> None:

@@ -59,7 +59,9 @@ async def test_connection_follows_the_schedule_of_its_rng(emu: VenueEmulator) ->
     emu.websocket("/ws", faults=[WsFaults(refuse=503)] * 5)
     backoff = Backoff(base=0.004, cap=0.02)
     events: list[WsStateEvent] = []
-    async with WsConnection(emu.ws_url + "/ws", policy(backoff), lambda m: None, on_state=events.append, rng=random.Random(42)):
+    async with WsConnection(
+        emu.ws_url + "/ws", policy(backoff), lambda m: None, on_state=events.append, rng=random.Random(42)
+    ):
         pass
     reconnecting = [e for e in events if e.state is WsState.RECONNECTING]
     reference = random.Random(42)

@@ -30,7 +30,11 @@ def okx_subscribe(streams: Any, request_id: int) -> str:
 
 def policy(heartbeat: Heartbeat, **overrides: Any) -> WsPolicy:
     return WsPolicy(
-        name="venue", subscribe_message=okx_subscribe, heartbeat=heartbeat, backoff=Backoff(base=0.01, cap=0.02), **overrides
+        name="venue",
+        subscribe_message=okx_subscribe,
+        heartbeat=heartbeat,
+        backoff=Backoff(base=0.01, cap=0.02),
+        **overrides,
     )
 
 
@@ -95,7 +99,9 @@ async def test_stalled_heartbeat_reconnects_and_resubscribes(
     """A venue that stops answering pings is abandoned; a new socket is opened and the streams are sent again."""
     emu.websocket("/ws", heartbeat=responder, faults=[WsFaults(stall_after=0)])
     events: list[WsStateEvent] = []
-    ws = WsConnection(emu.ws_url + "/ws", policy(heartbeat), lambda m: None, on_state=events.append, rng=random.Random(3))
+    ws = WsConnection(
+        emu.ws_url + "/ws", policy(heartbeat), lambda m: None, on_state=events.append, rng=random.Random(3)
+    )
     await ws.subscribe(["books:BTC-USDT"])
     async with ws:
         second = await emu.wait_for_session(1)
@@ -155,3 +161,17 @@ def test_invalid_policies_are_rejected(make: Any) -> None:
     """Nonsense numbers in a heartbeat, backoff or policy raise ValueError at declaration time."""
     with pytest.raises(ValueError):
         make()
+
+
+@pytest.mark.parametrize(
+    "heartbeat", [TextPing(interval=0.05, timeout=0.1), ProtocolPing(interval=0.05, timeout=0.1)], ids=["text", "protocol"]
+)
+async def test_hung_peer_is_abandoned_without_a_closing_handshake(emu: VenueEmulator, heartbeat: Heartbeat) -> None:
+    """A frozen venue (reads nothing, answers nothing) is cut at once, not after close_timeout (30 s here)."""
+    emu.websocket("/ws", heartbeat=text_pong(), faults=[WsFaults(stall_after=0, freeze=True)])
+    ws = WsConnection(emu.ws_url + "/ws", policy(heartbeat, close_timeout=30), lambda m: None)
+    await ws.subscribe(["books:BTC-USDT"])
+    async with ws:
+        second = await emu.wait_for_session(1, timeout=10)
+        await wait_until(lambda: second.messages(), timeout=10)
+    assert emu.ws_sessions[0].stalled

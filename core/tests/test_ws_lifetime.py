@@ -135,3 +135,30 @@ async def test_failed_rollover_keeps_the_old_socket_and_retries(emu: VenueEmulat
     assert "disconnected" not in states(events)
     old = emu.ws_sessions[0]
     assert old.closed_at is not None and old.closed_at > emu.ws_sessions[1].opened_at
+
+
+async def test_venue_shutdown_notice_triggers_a_rollover(emu: VenueEmulator) -> None:
+    """A message matched by rollover_on (Binance serverShutdown) is routed and moves the streams to a new socket."""
+    emu.websocket("/stream", frames=[{"e": "serverShutdown", "E": 1}], faults=[WsFaults(), WsFaults(skip={0})])
+    events: list[WsStateEvent] = []
+    got: list[Any] = []
+    shutdown = policy(rollover_on=lambda m: m.get("e") == "serverShutdown")
+    ws = WsConnection(emu.ws_url + "/stream", shutdown, got.append, on_state=events.append)
+    await ws.subscribe(["a"])
+    async with ws:
+        second = await emu.wait_for_session(1)
+        await wait_until(lambda: second.messages())
+    assert got == [{"e": "serverShutdown", "E": 1}]
+    assert [e.reason for e in events if e.state is WsState.ROLLOVER] == ["venue notice"]
+
+
+async def test_rollover_requested_while_connecting_applies_to_the_new_socket(emu: VenueEmulator) -> None:
+    """request_rollover() before the socket is up is kept and carried out once it is."""
+    emu.websocket("/stream")
+    events: list[WsStateEvent] = []
+    ws = WsConnection(emu.ws_url + "/stream", policy(), lambda m: None, on_state=events.append)
+    ws.request_rollover("early")
+    async with ws:
+        await emu.wait_for_session(1)
+        await wait_until(lambda: states(events).count("resubscribed") == 2)
+    assert [e.reason for e in events if e.state is WsState.ROLLOVER] == ["early"]

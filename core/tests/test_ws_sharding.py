@@ -56,7 +56,9 @@ async def test_streams_fill_shards_in_order_and_open_new_ones(emu: VenueEmulator
     emu.websocket("/stream", on_message=echo_streams)
     got: list[Any] = []
     streams = [f"s{i}" for i in range(9)]
-    async with ShardedWs(emu.ws_url + "/stream", policy(max_streams_per_connection=3), got.extend, rng=random.Random(0)) as pool:
+    async with ShardedWs(
+        emu.ws_url + "/stream", policy(max_streams_per_connection=3), got.extend, rng=random.Random(0)
+    ) as pool:
         assert await pool.subscribe(streams[:7]) == streams[:7]
         await pool.wait_ready(timeout=5)
         await pool.subscribe(streams[7:])
@@ -82,7 +84,7 @@ async def test_emptied_shard_is_closed_and_others_unsubscribe(emu: VenueEmulator
     async with ShardedWs(emu.ws_url + "/stream", policy(max_streams_per_connection=2), lambda m: None) as pool:
         await pool.subscribe(["a", "b", "c", "d"])
         await pool.wait_ready(timeout=5)
-        first, second = pool.connections
+        _first, second = pool.connections
         assert await pool.unsubscribe(["a", "b", "c", "unknown"]) == ["a", "b", "c"]
         assert pool.connections == (second,)
         assert pool.streams == ("d",)
@@ -129,7 +131,9 @@ async def test_heartbeat_pings_count_against_the_budget(emu: VenueEmulator) -> N
     """Pings wait for the message budget like any other frame (2 per second here)."""
     emu.websocket("/ws", heartbeat=text_pong())
     heartbeat = TextPing(interval=0.001, timeout=1.0)
-    async with WsConnection(emu.ws_url + "/ws", policy(heartbeat=heartbeat, max_messages_per_second=2), lambda m: None) as ws:
+    async with WsConnection(
+        emu.ws_url + "/ws", policy(heartbeat=heartbeat, max_messages_per_second=2), lambda m: None
+    ) as ws:
         await wait_until(lambda: ws.stats.pings >= 3, timeout=10)
     assert emu.ws_max_in_window(1.0) <= 2
     assert max(emu.ws_count_by_window(1.0).values()) <= 2

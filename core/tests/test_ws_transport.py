@@ -86,9 +86,7 @@ async def test_subscribe_sends_one_message_and_routes_decoded_frames(emu: VenueE
         assert ws.connected
     assert emu.ws_sessions[0].messages() == [{"method": "SUBSCRIBE", "params": ["a@trade", "b@trade"], "id": 1}]
     assert got[0] == {"result": None, "id": 1}
-    assert data(got) == [
-        {"stream": s, "data": {"conn": 0, "i": i}} for i in range(2) for s in ("a@trade", "b@trade")
-    ]
+    assert data(got) == [{"stream": s, "data": {"conn": 0, "i": i}} for i in range(2) for s in ("a@trade", "b@trade")]
     assert ws.stats.routed == 5
 
 
@@ -238,7 +236,9 @@ async def test_gives_up_after_max_attempts(emu: VenueEmulator) -> None:
     emu.websocket("/ws", faults=WsFaults(refuse=503))
     events: list[WsStateEvent] = []
     ws = WsConnection(
-        emu.ws_url + "/ws", policy(backoff=Backoff(base=0.01, cap=0.01, max_attempts=2)), lambda m: None,
+        emu.ws_url + "/ws",
+        policy(backoff=Backoff(base=0.01, cap=0.01, max_attempts=2)),
+        lambda m: None,
         on_state=events.append,
     )
     with pytest.raises(ExchangeUnavailable, match="gave up after 2 attempts"):
@@ -281,7 +281,7 @@ async def test_send_requires_a_live_socket(emu: VenueEmulator) -> None:
     with pytest.raises(NetworkError, match="not connected"):
         await ws.send("x")
     async with ws:
-        await ws.send('{"method":"LIST_SUBSCRIPTIONS","id":%d}' % ws.next_request_id())
+        await ws.send(orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": ws.next_request_id()}).decode())
         await wait_until(lambda: emu.ws_sessions[0].messages())
     assert emu.ws_sessions[0].messages() == [{"method": "LIST_SUBSCRIPTIONS", "id": 1}]
     with pytest.raises(NetworkError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from .credentials import credentials_from_env
 from .hookspecs import hookimpl
@@ -17,6 +18,11 @@ def resolve_credentials(exchange_id: str, account: str | None) -> Mapping[str, s
 @hookimpl
 def register_sinks(register: Callable[..., None]) -> None:
     """The JSON-lines sink: ``jsonl`` with option ``path`` (``-`` = standard output)."""
+    register("jsonl", jsonl_sink)
+
+
+def jsonl_sink(**options: Any) -> Any:
+    """Factory of the ``jsonl`` sink (imports the sink module on first use, not at plugin load)."""
     from .sinks import JsonLinesSink
 
-    register("jsonl", JsonLinesSink)
+    return JsonLinesSink(**options)

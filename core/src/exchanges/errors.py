@@ -90,9 +90,11 @@ class NotSupported(ExchangeError):
 
     def __init__(self, feature: str, *, exchange: str | None = None) -> None:
         where = exchange or "this exchange"
-        super().__init__(f"{feature} is not supported by {where}", exchange=None)
+        super().__init__(f"{feature} is not supported by {where}", exchange=exchange)
         self.feature = feature
-        self.exchange = exchange
+
+    def __str__(self) -> str:
+        return self.message  # already names the venue
 
 
 class InvalidOrder(ExchangeError):

@@ -20,11 +20,15 @@ from exchanges import (
     UnknownOutcome,
 )
 
-__all__ = ["InvalidTimestamp", "map_error"]
+__all__ = ["InvalidListenKey", "InvalidTimestamp", "map_error"]
 
 
 class InvalidTimestamp(AuthenticationError):
     """-1021: the request's timestamp is outside recvWindow; the connector resyncs its clock and retries once."""
+
+
+class InvalidListenKey(AuthenticationError):
+    """-1125: the listen key does not exist (expired); the user-data stream creates a new one."""
 
 
 _BY_CODE: dict[int, type[ExchangeError]] = {
@@ -35,7 +39,7 @@ _BY_CODE: dict[int, type[ExchangeError]] = {
     -1022: AuthenticationError,
     -2014: AuthenticationError,
     -2015: AuthenticationError,
-    -1125: AuthenticationError,
+    -1125: InvalidListenKey,
     -1111: PrecisionError,
     -1121: BadSymbol,
     -2011: OrderNotFound,

@@ -21,6 +21,7 @@ from exchanges import (
     Instrument,
     OrderBook,
     OrderResult,
+    OrderSide,
     OrderState,
     OrderStatus,
     OrderType,
@@ -48,6 +49,8 @@ __all__ = [
     "parse_trades",
     "parse_usdm_balances",
     "parse_ws_kline",
+    "stream_agg_trade",
+    "stream_trade",
 ]
 
 P = ParamSpec("P")
@@ -222,6 +225,49 @@ def parse_trades(payload: Iterable[Mapping[str, Any]], symbol: str, exchange: st
         Trade(symbol, exchange, str(t["id"]), t["price"], t["qty"], "sell" if t["isBuyerMaker"] else "buy", int(t["time"]))
         for t in payload
     ]
+
+
+def _stream_trade_parser(id_key: str) -> Callable[[Mapping[str, Any], str, str], Trade]:
+    """A hot-path ``@trade``/``@aggTrade`` parser: the trade id is ``data[id_key]``.
+
+    Builds the frozen :class:`Trade` through its slots, skipping the attrs
+    converters (they cost more than the rest of a trade frame); the values are
+    exactly what the converters would produce: two ``Decimal`` parses and an
+    enum member. Unchecked: the stream router catches and counts failures.
+    """
+    names = ("symbol", "exchange", "trade_id", "price", "quantity", "side", "timestamp")
+    try:
+        setters = tuple(vars(Trade)[name].__set__ for name in names)
+    except (KeyError, AttributeError):  # not a slotted class: use the normal constructor
+
+        def slow(data: Mapping[str, Any], symbol: str, exchange: str) -> Trade:
+            return Trade(symbol, exchange, str(data[id_key]), data["p"], data["q"],
+                         "sell" if data["m"] else "buy", data["T"])
+
+        return slow
+    s_symbol, s_exchange, s_id, s_price, s_quantity, s_side, s_time = setters
+    new = object.__new__
+    buy, sell = OrderSide.BUY, OrderSide.SELL
+    decimal = Decimal
+
+    def fast(data: Mapping[str, Any], symbol: str, exchange: str) -> Trade:
+        trade = new(Trade)
+        s_symbol(trade, symbol)
+        s_exchange(trade, exchange)
+        s_id(trade, str(data[id_key]))
+        s_price(trade, decimal(data["p"]))
+        s_quantity(trade, decimal(data["q"]))
+        s_side(trade, sell if data["m"] else buy)
+        s_time(trade, data["T"])
+        return trade
+
+    return fast
+
+
+#: ``@trade`` event -> Trade (hot path, unchecked)
+stream_trade = _stream_trade_parser("t")
+#: ``@aggTrade`` event -> Trade, id = aggregate trade id (hot path, unchecked)
+stream_agg_trade = _stream_trade_parser("a")
 
 
 @guarded("trade event")

@@ -179,7 +179,8 @@ def test_cancel_restores_the_level(engine: MatchingEngine, make_order) -> None:
     a, b = make_order("buy", "1", "99"), make_order("buy", "2", "99")
     engine.submit(a)
     engine.submit(b)
-    assert engine.cancel(a.order_id) is a and a.state is OrderState.CANCELED
+    canceled = engine.cancel(a.order_id)
+    assert canceled is not None and canceled is a and canceled.state is OrderState.CANCELED
     assert engine.levels(OrderSide.BUY) == [(D(99), D(2), 1)]
     engine.cancel(b.order_id)
     assert engine.levels(OrderSide.BUY) == [] and engine.cancel("nope") is None

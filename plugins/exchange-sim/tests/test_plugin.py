@@ -106,3 +106,16 @@ def test_importing_the_plugin_is_cheap() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['exchange_sim.ratelimits', 'exchange_sim.symbols', 'exchange_sim.venue']"
+
+
+async def test_reconnect_keeps_the_venue(host: Host) -> None:
+    """Closing and connecting again keeps the same simulated venue: orders and streams work on."""
+    ex = exchanges.connect("sim", host=host, flow=False)
+    async with ex:
+        placed = await ex.execution.place_order(Order.limit("BTC/USDT", "buy", "0.1", "50000.00"))
+    assert not ex.is_connected
+    async with ex:
+        assert [o.order_id for o in await ex.execution.open_orders()] == [placed.order_id]
+        stream = ex.market_data.watch_order_book("BTC/USDT", depth=1)
+        assert (await anext(stream)).symbol == "BTC/USDT"
+        await stream.aclose()

@@ -11,11 +11,15 @@ Layout of :class:`BookSide` (chosen by measurement, see ``bench/RESULTS.md``):
   the book only moves a few list slots. Only new levels pay for a parse and a
   ``bisect``; the lists are plain ``list`` because CPython's C ``bisect``/``insert``
   on a list of a few thousand keys beats any pure-Python tree.
-- Deleting a level only removes it from ``_m``: its entry in the sorted lists
-  stays as a *tombstone* (price no longer in ``_m``) until the same price comes
-  back (the slot is reused, no insert) or a compaction drops tombstones in bulk
-  (amortized O(1) per delete). Tombstones at the top are trimmed after every
-  update, so the best level is always live.
+- Deleting a level only removes it from ``_m`` and notes the price: its entry
+  in the sorted lists stays as a *tombstone* (price no longer in ``_m``). The
+  next read of the top levels (a publish, a checksum) settles the noted
+  deletions that fall in the top ``_TOP_WINDOW`` slots, so readers find a clean
+  top; deeper tombstones wait until the same price comes back (the slot is
+  reused, no insert) or a compaction drops them in bulk (amortized O(1) per
+  delete). Tombstones at the very top are trimmed after every update, so the
+  best level is always live. Applying a delete therefore costs two dict
+  operations and no parse when nobody reads the book.
 
 The numeric key is ``float(price)``: every decimal string of at most 15
 significant digits maps to a distinct double with the same ordering, which
@@ -41,6 +45,8 @@ __all__ = ["BookSide", "LevelsView", "RawLevel"]
 
 RawLevel = Sequence[Any]  # [price: str, quantity: str, ...] as the venue sent it
 _FLOAT_DIGITS = 15  # a decimal of <= 15 significant digits round-trips through a double
+_TOP_WINDOW = 64  # deletions in this many best slots are settled before the top is read
+_MAX_DEAD = 512  # noted deletions kept for settling; beyond that reads fall back to _compact_top
 
 
 def _float_is_exact_enough(price: str) -> bool:
@@ -58,7 +64,7 @@ def _is_zero(quantity: str) -> bool:
 class BookSide:
     """The bids or the asks of a local book (see the module docstring for the layout)."""
 
-    __slots__ = ("_exact", "_is_bid", "_keys", "_m", "_ps", "_sign")
+    __slots__ = ("_dead", "_exact", "_is_bid", "_keys", "_m", "_ps", "_sign")
 
     def __init__(self, is_bid: bool) -> None:
         self._is_bid = is_bid
@@ -67,6 +73,7 @@ class BookSide:
         self._m: dict[str, RawLevel] = {}
         self._keys: list[Any] = []
         self._ps: list[str] = []
+        self._dead: list[str] = []  # prices deleted since the top was last settled
 
     @property
     def is_bid(self) -> bool:
@@ -95,28 +102,27 @@ class BookSide:
         self._keys = [self._sign * Decimal(p) for p in self._ps]
 
     def replace(self, levels: Iterable[RawLevel]) -> None:
-        """Replace the whole side (a snapshot); zero quantities are ignored, the last duplicate wins."""
-        self._exact = False
+        """Replace the whole side (a snapshot), read in order like updates on an empty side.
+
+        A zero quantity is no level; a price given twice (also spelled differently,
+        ``"100"`` / ``"100.0"``) keeps the later entry.
+        """
+        levels = list(levels)
         self._keys = []
         self._ps = []
-        by_price: dict[str, RawLevel] = {}
+        self._dead = []
+        self._exact = any(len(lv[0]) > _FLOAT_DIGITS and not _float_is_exact_enough(lv[0]) for lv in levels)
+        by_key: dict[Any, RawLevel] = {}
         for level in levels:
-            price = level[0]
-            if not _is_zero(level[1]):
-                by_price[price] = level
-        keyed: dict[Any, str] = {}
-        prices = list(by_price)
-        if any(len(p) > _FLOAT_DIGITS and not _float_is_exact_enough(p) for p in prices):
-            self._exact = True
-        for price in prices:
-            key = self._key(price)
-            previous = keyed.get(key)
-            if previous is not None:  # same price spelled twice ("100" and "100.0"): keep the later
-                del by_price[previous]
-            keyed[key] = price
-        self._m = by_price
-        self._keys = sorted(keyed)
-        self._ps = [keyed[k] for k in self._keys]
+            key = self._key(level[0])
+            if _is_zero(level[1]):
+                by_key.pop(key, None)
+            else:
+                by_key.pop(key, None)  # re-insert so a respelled price keeps its latest spelling
+                by_key[key] = level
+        self._keys = sorted(by_key)
+        self._ps = [by_key[k][0] for k in self._keys]
+        self._m = {level[0]: level for level in by_key.values()}
 
     def update(self, levels: Iterable[RawLevel]) -> None:
         """Apply absolute quantities: set a level, or delete it when the quantity is zero.
@@ -128,6 +134,7 @@ class BookSide:
         ps = self._ps
         sign = self._sign
         exact = self._exact
+        dead = self._dead
         for level in levels:
             price = level[0]
             if level[1].strip("0."):  # a non-zero quantity (inlined _is_zero: hot loop)
@@ -153,7 +160,9 @@ class BookSide:
                     keys.insert(i, key)
                     ps.insert(i, price)
                 m[price] = level
-            elif m.pop(price, None) is None:
+            elif m.pop(price, None) is not None:
+                dead.append(price)  # its slot becomes a tombstone; settled when the top is read
+            else:
                 # Absent under this spelling: it may be stored as "100.0" while the delete says "100".
                 key = self._key(price) if exact or len(price) > _FLOAT_DIGITS else sign * float(price)
                 i = bisect_left(keys, key)
@@ -161,8 +170,10 @@ class BookSide:
                     m.pop(ps[i], None)
         if ps and ps[-1] not in m:
             self._trim()
-        if len(ps) > 2 * len(m) + 64:
-            self._compact()
+        if len(dead) > _MAX_DEAD:  # nobody reads the top: drop the notes (tombstones stay correct)
+            self._dead = []
+            if len(ps) > 2 * len(m) + 64:
+                self._compact()
 
     def _trim(self) -> None:
         """Drop tombstones at the top so the last slot is always the live best level."""
@@ -177,6 +188,30 @@ class BookSide:
         live = [(k, p) for k, p in zip(self._keys, self._ps, strict=True) if p in m]
         self._keys = [k for k, _ in live]
         self._ps = [p for _, p in live]
+        self._dead = []
+
+    def _settle(self) -> None:
+        """Remove the slots of noted deletions that lie in the top window (reads want a clean top)."""
+        dead = self._dead
+        self._dead = []
+        m, keys, ps = self._m, self._keys, self._ps
+        if len(ps) > 2 * len(m) + 64:  # deep tombstones piled up: drop them all at once
+            self._compact()
+            return
+        if not keys:
+            return
+        lo = max(len(keys) - _TOP_WINDOW, 0)
+        floor = keys[lo]  # slots at or above lo keep keys >= floor while we delete above them
+        sign = self._sign
+        for price in dead:
+            if price in m:
+                continue  # came back: its slot is live again
+            key = self._key(price) if self._exact else sign * float(price)
+            if key >= floor:
+                i = bisect_left(keys, key, lo)
+                if i < len(keys) and ps[i] == price:
+                    del keys[i]
+                    del ps[i]
 
     def best_key(self) -> Any:
         """Sort key of the best level (``+price`` for bids, ``-price`` for asks), or None."""
@@ -188,6 +223,8 @@ class BookSide:
 
     def top(self, depth: int | None = None) -> list[RawLevel]:
         """A new list of the best ``depth`` raw levels (all when None), best first."""
+        if self._dead:
+            self._settle()
         m = self._m
         if depth is None or depth >= len(m):
             if len(self._ps) != len(m):
@@ -240,7 +277,7 @@ class LevelsView(Sequence[OrderBookLevel]):
 
     __slots__ = ("_built", "_count_index", "_raw")
 
-    def __init__(self, raw: list[RawLevel], count_index: int | None = None) -> None:
+    def __init__(self, raw: Sequence[RawLevel], count_index: int | None = None) -> None:
         self._raw = raw
         self._count_index = count_index
         self._built: list[OrderBookLevel] = []

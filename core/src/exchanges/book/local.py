@@ -28,6 +28,7 @@ levels): ask for the depth you need.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 
 from ..models import OrderBook
@@ -67,14 +68,15 @@ class LocalBook:
 
     def apply(self, delta: BookDelta) -> None:
         """Apply the levels of ``delta`` (absolute quantities, zero deletes) and take its id and time."""
-        if delta.bids:
-            self.bids.update(delta.bids)
-        if delta.asks:
-            self.asks.update(delta.asks)
-        self.sequence = delta.last_id
-        self.timestamp = delta.timestamp
+        _, last_id, _, bids, asks, timestamp, _ = delta
+        if bids:
+            self.bids.update(bids)
+        if asks:
+            self.asks.update(asks)
+        self.sequence = last_id
+        self.timestamp = timestamp
 
-    def update_levels(self, bids: list[RawLevel], asks: list[RawLevel]) -> None:
+    def update_levels(self, bids: Sequence[RawLevel], asks: Sequence[RawLevel]) -> None:
         """Apply raw levels without touching sequence or time (tests, simulators)."""
         self.bids.update(bids)
         self.asks.update(asks)

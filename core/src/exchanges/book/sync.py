@@ -225,7 +225,10 @@ class BookSync:
             self._mark_stale(f"undecodable delta: {exc}")
             return False
         self._bridged = True
-        if (self._check_crossed and book.is_crossed) or (delta.checksum and self._checksum is not None):
+        bid_keys = book.bids._keys  # inlined LocalBook.is_crossed: this runs once per frame
+        ask_keys = book.asks._keys
+        crossed = self._check_crossed and bid_keys and ask_keys and bid_keys[-1] >= -ask_keys[-1]
+        if crossed or (delta.checksum and self._checksum is not None):
             reason = self._invalid(delta.checksum)
             if reason is not None:
                 self._mark_stale(reason, keep=delta)

@@ -35,6 +35,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "orders": "._trading:orders_command",
     "balance": "._trading:balance_command",
     "demo": "._demo:demo_command",
+    "conformance": "._conformance:conformance_command",
 }
 
 

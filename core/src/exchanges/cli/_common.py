@@ -151,7 +151,9 @@ def exit_code(exc: ExchangeError) -> int:
 
 def fail(exc: ExchangeError) -> None:
     """Print ``exc`` as one red line on stderr and exit with :func:`exit_code`."""
-    message = " ".join(str(exc).split()) or type(exc).__name__
+    # Several problems (a config file's) stay readable on one line, separated by "; ".
+    lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
+    message = "; ".join(lines) or type(exc).__name__
     click.secho(f"Error: {message}", fg="red", err=True)
     raise click.exceptions.Exit(exit_code(exc))
 

@@ -68,7 +68,7 @@ async def _tour(ex: BaseExchange, out: Console, symbol: str, seconds: float, dep
 
     with live_view(out, Text(f"waiting for the {symbol} book...")) as view:
         updates = await consume_for(
-            ex.market_data.watch_order_book(symbol, depth=depth), seconds, lambda book: show(view, book)
+            ex.market_data.watch_order_book(symbol), seconds, lambda book: show(view, book)
         )
     out.print(f"{updates} book updates received")
     book = last[0] if last and last[0].best_bid is not None else await ex.market_data.order_book(symbol, depth=depth)

@@ -48,6 +48,11 @@ async def consume_for(stream: AsyncIterator[T], seconds: float | None, on_item: 
     return count
 
 
+def _seconds_need_watch(seconds: float | None, watch: bool) -> None:
+    if seconds is not None and not watch:
+        raise click.UsageError("--seconds applies only with --watch")
+
+
 def run_watch(factory: Callable[[], Any]) -> None:
     """Run a watching coroutine; Ctrl-C is the normal way to stop it (exit status 0)."""
     try:
@@ -123,6 +128,7 @@ def book_command(
     exchange_id: str, symbol: str, depth: int, watch: bool, seconds: float | None, as_json: bool, conn: ConnectSpec
 ) -> None:
     """Show the order book of SYMBOL; with --watch, a live table (or JSON lines with --json)."""
+    _seconds_need_watch(seconds, watch)
     if not watch:
 
         async def snapshot(ex: BaseExchange) -> Any:
@@ -142,7 +148,9 @@ def book_command(
 
         async def lines(ex: BaseExchange) -> None:
             ex.instruments.get(symbol)
-            stream = ex.market_data.watch_order_book(symbol, depth=depth)
+            # The full synced book (every venue streams one; a given depth may not be
+            # one the venue offers), cut to --depth here.
+            stream = ex.market_data.watch_order_book(symbol)
             await consume_for(stream, seconds, lambda book: emit_json_line(book_json(book, depth)))
 
         run_watch(lambda: with_exchange(conn, exchange_id, lines))
@@ -155,7 +163,7 @@ def book_command(
     async def live(ex: BaseExchange) -> None:
         ex.instruments.get(symbol)
         with live_view(console(), Text(f"waiting for the {symbol} book...")) as view:
-            stream = ex.market_data.watch_order_book(symbol, depth=depth)
+            stream = ex.market_data.watch_order_book(symbol)
             await consume_for(stream, seconds, lambda book: view.update(book_table(book, depth)))
 
     run_watch(lambda: with_exchange(conn, exchange_id, live))
@@ -174,6 +182,7 @@ def trades_command(
     exchange_id: str, symbol: str, limit: int, watch: bool, seconds: float | None, as_json: bool, conn: ConnectSpec
 ) -> None:
     """Show recent public trades of SYMBOL; with --watch, stream them (JSON lines with --json)."""
+    _seconds_need_watch(seconds, watch)
     if not watch:
 
         async def recent(ex: BaseExchange) -> Any:

@@ -408,6 +408,29 @@ class RateLimiter:
             self._feedback.add(task)
             task.add_done_callback(self._feedback.discard)
 
+    def update_limits(self, rules: Iterable[RateLimitRule]) -> list[RateLimitRule]:
+        """Adopt the venue's current limits: each rule whose name (key and window) and kind match one of
+        this limiter's rules replaces that rule's ``limit``; counts already taken are kept.
+
+        For limits a venue reports at run time (Binance ``exchangeInfo.rateLimits``). Returns the rules
+        applied; rules naming no rule of this limiter are ignored (adding windows needs a new limiter).
+        """
+        applied: list[RateLimitRule] = []
+        current = list(self.rules)
+        for rule in rules:
+            for index, old in enumerate(current):
+                if old.name == rule.name and old.kind == rule.kind and old.scope == rule.scope:
+                    current[index] = rule
+                    if self._local is not None:
+                        self._local.windows[index].limit = rule.limit
+                    applied.append(rule)
+                    break
+        if applied:
+            self.rules = tuple(current)
+            if self._local is None:
+                self.backend.bind(self.rules, namespace=self.name, epoch=self.epoch)
+        return applied
+
     def usage(self) -> dict[str, int]:
         """Units counted now per rule name (in-memory backend only)."""
         if self._local is None:

@@ -251,7 +251,10 @@ class RateLimits:
         (``ctx.endpoint_costs[endpoint]``) are added for the keys ``costs``
         does not name (an endpoint without registered costs adds nothing). The
         ``ip`` limiter is always consulted, so an IP pause or ban holds every
-        call. Scopes are taken one after the other in :data:`SCOPES` order.
+        call. When a call draws on several scopes, they count it at the same
+        instant: nothing is held on one scope while the call waits on another
+        (see :func:`_acquire_together`); with a shared (asynchronous) backend
+        they are taken one after the other in :data:`SCOPES` order.
         """
         plan = self._plans.get(endpoint) if endpoint is not None and not costs else None
         if plan is not None:
@@ -280,7 +283,10 @@ class RateLimits:
             for limiter in targets:
                 waited += await limiter.acquire(costs)
             return waited
-        return await _acquire_together(targets, costs)
+        refused = _take_all(targets, costs)
+        if refused is None:
+            return 0.0
+        return await _acquire_together(targets, costs, refused)
 
     def _targets(self, costs: Mapping[str, int]) -> tuple[RateLimiter, ...]:
         """The limiters a call with ``costs`` goes through, in scope order (the IP one always)."""
@@ -320,37 +326,42 @@ class RateLimits:
         return f"<RateLimits {self.exchange_id} scopes={list(self._limiters)}>"
 
 
-async def _acquire_together(targets: tuple[RateLimiter, ...], costs: Mapping[str, int]) -> float:
-    """Take ``costs`` from every limiter at one instant; return the seconds waited.
+def _take_all(targets: tuple[RateLimiter, ...], costs: Mapping[str, int],
+              skip: RateLimiter | None = None) -> RateLimiter | None:
+    """Take ``costs`` from every limiter but ``skip`` right now; else give back what was taken, return who refused."""
+    taken: list[tuple[RateLimiter, float]] = []
+    for limiter in targets:
+        if limiter is skip:
+            continue
+        at = limiter._take_at(costs)
+        if at is None:
+            for done, when in taken:
+                done._refund(costs, when)
+            return limiter
+        taken.append((limiter, at))
+    return None
+
+
+async def _acquire_together(targets: tuple[RateLimiter, ...], costs: Mapping[str, int],
+                            blocked: RateLimiter) -> float:
+    """Take ``costs`` from every limiter at one instant, starting with the one that refused; the seconds waited.
 
     The venue counts a request when it arrives. Budget taken from one scope
     while the request waits on another would be spent at the wrong time (the
     request reaches the venue later, in a window the first limiter has already
-    filled), so nothing is held while waiting: what was taken is given back,
-    the caller queues (FIFO) on the limiter that refused, and once served there
-    takes the others at once, or gives everything back and queues again.
+    filled), so nothing is held while waiting: the caller queues (FIFO) on the
+    limiter that refused, and once served there takes the others at once, or
+    gives its grant back and queues on the next one that refuses.
     """
     waited = 0.0
-    blocked: RateLimiter | None = None
     while True:
-        taken: list[tuple[RateLimiter, float]] = []
-        if blocked is not None:
-            start = blocked.now()
-            taken.append((blocked, await blocked._acquire_timed(costs, start)))
-            waited += blocked.now() - start
-        refused = None
-        for limiter in targets:
-            if limiter is blocked:
-                continue
-            at = limiter._take_at(costs)
-            if at is None:
-                refused = limiter
-                break
-            taken.append((limiter, at))
+        start = blocked.now()
+        granted_at = await blocked._acquire_timed(costs, start)
+        waited += blocked.now() - start
+        refused = _take_all(targets, costs, skip=blocked)
         if refused is None:
             return waited
-        for limiter, at in taken:
-            pass
+        blocked._refund(costs, granted_at)
         blocked = refused
 
 

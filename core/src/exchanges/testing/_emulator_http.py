@@ -144,7 +144,11 @@ class _LimitState:
     def used(self, now: float) -> int:
         start = self._window_start(now)
         # forget what can no longer count, so memory follows the window
-        cut = bisect.bisect_right(self.times, start) if self.rule.kind == "rolling" else bisect.bisect_left(self.times, start)
+        cut = (
+            bisect.bisect_right(self.times, start)
+            if self.rule.kind == "rolling"
+            else bisect.bisect_left(self.times, start)
+        )
         if cut:
             del self.times[:cut]
             del self.weights[:cut]
@@ -185,7 +189,9 @@ class _LimitState:
         return None, headers
 
 
-def per_window(times: Iterable[float], window: float, *, origin: float = 0.0, weights: Sequence[int] | None = None) -> dict[int, int]:
+def per_window(
+    times: Iterable[float], window: float, *, origin: float = 0.0, weights: Sequence[int] | None = None
+) -> dict[int, int]:
     """Counts (or summed weights) per fixed window: ``{window_index: total}``, windows aligned to ``origin``."""
     counts: dict[int, int] = {}
     for i, t in enumerate(times):

@@ -48,6 +48,8 @@ class WsFaults:
     :param skip: positions of frames never sent (a sequence gap).
     :param stall_after: once this many frames were handled, send nothing more and answer
         no ping (protocol, text or JSON); the socket stays open.
+    :param freeze: when the stall starts, also stop reading the socket: a hung peer that
+        answers neither pings nor the closing handshake.
     :param ignore_pings: never answer pings, while data keeps flowing.
     :param refuse: answer the upgrade request with this HTTP status instead of accepting it.
     :param refuse_headers: headers of that refusal (e.g. ``Retry-After``).
@@ -60,6 +62,7 @@ class WsFaults:
     duplicate: frozenset[int] = attrs.field(default=frozenset(), converter=_frozenset)
     skip: frozenset[int] = attrs.field(default=frozenset(), converter=_frozenset)
     stall_after: int | None = None
+    freeze: bool = False
     ignore_pings: bool = False
     refuse: int | None = None
     refuse_headers: Mapping[str, str] = attrs.field(factory=dict)
@@ -257,12 +260,21 @@ class WsSession:
         return True
 
     def stall(self) -> None:
-        """Go silent: no more frames, no answers to pings (the socket stays open)."""
+        """Go silent: no more frames, no answers to pings (the socket stays open).
+
+        With ``faults.freeze`` the socket is not even read any more (no closing handshake).
+        """
         self.stalled = True
+        transport = self._request.transport
+        if self.faults.freeze and transport is not None:
+            transport.pause_reading()
 
     def resume(self) -> None:
         """End a stall."""
         self.stalled = False
+        transport = self._request.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
 
     async def drop(self) -> None:
         """Abort the TCP connection without a close frame."""

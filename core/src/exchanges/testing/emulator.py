@@ -374,8 +374,10 @@ class VenueEmulator:
 
     async def _reply_for(self, request: RecordedRequest) -> tuple[Reply, dict[str, str]]:
         for fault in self._faults:
-            if fault.remaining > 0 and (fault.path is None or fault.path == request.path) and (
-                fault.method is None or fault.method == request.method
+            if (
+                fault.remaining > 0
+                and (fault.path is None or fault.path == request.path)
+                and (fault.method is None or fault.method == request.method)
             ):
                 fault.remaining -= 1
                 return fault.reply, {}
@@ -420,7 +422,9 @@ class VenueEmulator:
         faults = endpoint.faults_for(index)
         if faults.refuse is not None:
             self.ws_refused.append((request.path, faults.refuse))
-            return web.json_response({"error": "emulator: refused"}, status=faults.refuse, headers=dict(faults.refuse_headers))
+            return web.json_response(
+                {"error": "emulator: refused"}, status=faults.refuse, headers=dict(faults.refuse_headers)
+            )
         ws = web.WebSocketResponse(autoping=False, max_msg_size=0)
         await ws.prepare(request)
         session = WsSession(self, endpoint, request, ws, index, len(self.ws_sessions), faults)

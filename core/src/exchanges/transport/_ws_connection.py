@@ -113,6 +113,7 @@ class WsConnection:
         self._closed = False
         self._supervisor: asyncio.Task[None] | None = None
         self._rollover_wanted: asyncio.Future[str] | None = None
+        self._rollover_pending: str | None = None
         self._overlap_full: asyncio.Future[None] | None = None
         self._seen: set[Hashable] | None = None
         self._seen_until = 0.0
@@ -241,10 +242,15 @@ class WsConnection:
         self.stats.sent += 1
 
     def request_rollover(self, reason: str = "requested") -> None:
-        """Replace the live socket now, as at the end of its lifetime (e.g. on a venue's shutdown notice)."""
+        """Replace the live socket soon, as at the end of its lifetime (e.g. on a venue's shutdown notice).
+
+        Asked while connecting, it applies to the socket being opened.
+        """
         wanted = self._rollover_wanted
         if wanted is not None and not wanted.done():
             wanted.set_result(reason)
+        else:
+            self._rollover_pending = reason
 
     async def close(self) -> None:
         """Close for good: stop reconnecting, close the sockets, report ``closed``."""
@@ -409,8 +415,13 @@ class WsConnection:
             assert link is not None and link.reader is not None
             if self._rollover_wanted is None or self._rollover_wanted.done():
                 self._rollover_wanted = loop.create_future()
+                if self._rollover_pending is not None:
+                    self._rollover_wanted.set_result(self._rollover_pending)
+                    self._rollover_pending = None
             timeout = None if link.retire_at is None else max(0.0, link.retire_at - loop.time())
-            await asyncio.wait({link.reader, self._rollover_wanted}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {link.reader, self._rollover_wanted}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             if link.reader.done():
                 return self._reader_reason(link)
             wanted = self._rollover_wanted
@@ -512,6 +523,7 @@ class WsConnection:
         json_pong = heartbeat.is_pong if isinstance(heartbeat, JsonPing) else None
         ping_frame = heartbeat.ping if isinstance(heartbeat, TextPing) else getattr(heartbeat, "message", "")
         idle = self._policy.idle_timeout
+        rollover_on = self._policy.rollover_on
         loop = asyncio.get_running_loop()
         ws = link.ws
         stats = self.stats
@@ -536,11 +548,13 @@ class WsConnection:
                 except TimeoutError:
                     now = loop.time()
                     if idle is not None and now - link.last_rx >= idle:
+                        link.dead = True
                         return f"idle: nothing received for {idle:g}s"
                     if app_ping is None:
                         continue
                     if ping_sent_at is not None:
                         if now - ping_sent_at >= app_ping.timeout:
+                            link.dead = True
                             return f"heartbeat stalled: no answer to ping within {app_ping.timeout:g}s"
                     elif now - link.last_rx >= app_ping.interval:
                         await link.send(ping_frame)
@@ -563,6 +577,8 @@ class WsConnection:
                 if json_pong is not None and json_pong(message):
                     stats.pongs += 1
                     continue
+                if rollover_on is not None and rollover_on(message):
+                    self.request_rollover("venue notice")
                 self._deliver(link, message)
         except ConnectionClosed as exc:
             return describe_close(exc)
@@ -585,12 +601,19 @@ class WsConnection:
                 key = self._policy.dedupe_key(message)  # type: ignore[misc]
                 if key is not None:
                     seen.add(key)
+                    if len(seen) >= self._policy.rollover_buffer:
+                        self._end_overlap()
             self._route(message)
         elif role == "pending":
             link.buffer.append(message)
-            full = self._overlap_full
-            if len(link.buffer) >= self._policy.rollover_buffer and full is not None and not full.done():
-                full.set_result(None)
+            if len(link.buffer) >= self._policy.rollover_buffer:
+                self._end_overlap()
+
+    def _end_overlap(self) -> None:
+        """Cut an overlapped rollover short: its buffers reached ``rollover_buffer``."""
+        full = self._overlap_full
+        if full is not None and not full.done():
+            full.set_result(None)
 
     def _route(self, message: Any) -> None:
         try:
@@ -629,4 +652,3 @@ class WsConnection:
                 log.exception("%s: on_state callback raised", self._name)
         if self._bus is not None:
             self._bus.publish(self._state_topic, event)
-

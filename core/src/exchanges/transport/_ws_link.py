@@ -37,6 +37,7 @@ class _Link:
     rollover_failures: int = 0
     role: str = "live"
     subscribed: bool = False
+    dead: bool = False  # heartbeat or idle timeout: the peer is gone, do not wait for a closing handshake
     reader: asyncio.Task[str] | None = None
     buffer: list[Any] = attrs.Factory(list)
 
@@ -52,6 +53,8 @@ class _Link:
         if reader is not None and not reader.done() and reader is not asyncio.current_task():
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+        if self.dead and self.ws.transport is not None:
+            self.ws.transport.abort()
         with contextlib.suppress(Exception):
             await self.ws.close()
 

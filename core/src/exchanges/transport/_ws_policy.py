@@ -31,7 +31,6 @@ __all__ = [
 SubscribeMessage = Callable[[Sequence[str], int], "str | bytes"]
 
 
-
 def _positive(_instance: Any, attribute: Any, value: Any) -> None:
     if value <= 0:
         raise ValueError(f"{attribute.name} must be positive, got {value!r}")
@@ -166,6 +165,9 @@ class WsPolicy:
     :param rollover_overlap: seconds both connections run side by side in an overlapped rollover.
     :param rollover_buffer: most messages held from the new connection during the overlap;
         reaching it ends the overlap early (memory stays bounded).
+    :param rollover_on: ``message -> bool`` recognizing a venue's notice of an imminent
+        disconnect (Binance ``serverShutdown``): the connection rolls over to a new socket
+        (the message is still routed).
     :param backoff: reconnect schedule.
     :param open_timeout: seconds for the opening handshake plus the ``handshake`` callback.
     :param close_timeout: seconds to wait for the closing handshake.
@@ -189,6 +191,7 @@ class WsPolicy:
     dedupe_key: Callable[[Any], Hashable | None] | None = None
     rollover_overlap: float = attrs.field(default=2.0, validator=_non_negative)
     rollover_buffer: int = attrs.field(default=50_000, validator=_positive)
+    rollover_on: Callable[[Any], bool] | None = None
     backoff: Backoff = attrs.field(factory=Backoff)
     open_timeout: float = attrs.field(default=10.0, validator=_positive)
     close_timeout: float = attrs.field(default=5.0, validator=_positive)
@@ -200,7 +203,9 @@ class WsPolicy:
     def __attrs_post_init__(self) -> None:
         limit = self.max_messages_per_second
         if limit is not None and self.reserved_messages >= limit:
-            raise ValueError(f"reserved_messages ({self.reserved_messages}) must be below max_messages_per_second ({limit})")
+            raise ValueError(
+                f"reserved_messages ({self.reserved_messages}) must be below max_messages_per_second ({limit})"
+            )
 
 
 class WsState(enum.StrEnum):

@@ -64,7 +64,6 @@ from ._http_types import (
     RetryPolicy,
     Signer,
     Timeouts,
-    dump_json,
     encode_pairs,
     normalize_params,
     redact,
@@ -207,7 +206,6 @@ class HttpClient:
         session = aiohttp.ClientSession(
             connector=connector,
             trace_configs=[trace],
-            json_serialize=lambda v: dump_json(v).decode(),
             auto_decompress=True,
         )
         # aiohttp silently resends GET/PUT/DELETE once when a reused keep-alive connection drops;

@@ -26,7 +26,7 @@ from exchanges import Balance, InsufficientFunds, OrderSide, Position, PositionS
 
 from .venue import EXCHANGE_ID, MarketSpec
 
-__all__ = ["Account", "PositionState", "ReserveHolder"]
+__all__ = ["Account", "PositionState", "ReserveHolder", "margin_for", "tidy"]
 
 _ZERO = Decimal(0)
 _MARGIN_QUANTUM = Decimal("0.00000001")
@@ -57,9 +57,11 @@ class PositionState:
         return PositionSide.SHORT if self.quantity < 0 else PositionSide.FLAT
 
 
-def _plain(value: Decimal) -> Decimal:
-    """Zero without an exponent (margin arithmetic leaves ``0E-8`` behind)."""
-    return value if value != 0 else _ZERO
+def tidy(value: Decimal) -> Decimal:
+    """The same number without trailing zeros or an exponent (``0E-8`` -> ``0``, ``5.9950`` -> ``5.995``)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
 def margin_for(notional: Decimal, leverage: int) -> Decimal:
@@ -95,7 +97,7 @@ class Account:
         """Every currency with a non-zero balance, sorted by name."""
         currencies = sorted(set(self._free) | set(self._locked))
         return {
-            c: Balance(c, _plain(self.free(c)), _plain(self.locked(c)))
+            c: Balance(c, tidy(self.free(c)), tidy(self.locked(c)))
             for c in currencies
             if self.free(c) != 0 or self.locked(c) != 0
         }
@@ -187,7 +189,7 @@ class Account:
     ) -> Decimal:
         """Apply one fill of our order to balances (and the position); returns the fee paid in quote."""
         notional = price * quantity
-        fee = notional * self.fee_rate(is_maker)
+        fee = tidy(notional * self.fee_rate(is_maker))
         if spec.is_perpetual:
             self._settle_position(spec, holder, side, price, quantity)
             self._spend(holder, spec.quote, fee)

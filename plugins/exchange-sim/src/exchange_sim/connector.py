@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from decimal import Decimal
 
 from exchanges import (
@@ -98,7 +98,7 @@ class SimMarketData(MarketData):
         interval_ms(interval)
         return self.exchange.venue.candles(self._symbol(symbol), interval, limit, since)
 
-    async def watch_order_book(self, symbol: str, depth: int | None = None) -> AsyncIterator[OrderBook]:
+    async def watch_order_book(self, symbol: str, depth: int | None = None) -> AsyncGenerator[OrderBook, None]:
         """The current book, then the book after every change; a slow reader gets the latest (conflated)."""
         venue = self.exchange.venue
         sub = venue.bus.subscribe(topic("book", self._symbol(symbol)), policy="latest")
@@ -109,7 +109,7 @@ class SimMarketData(MarketData):
         finally:
             sub.close()
 
-    async def watch_trades(self, symbol: str) -> AsyncIterator[Trade]:
+    async def watch_trades(self, symbol: str) -> AsyncGenerator[Trade, None]:
         """Every trade from now on, in order (a reader 10000 trades behind gets SubscriptionOverflow)."""
         sub = self.exchange.venue.bus.subscribe(topic("trades", self._symbol(symbol)), policy="queue")
         try:
@@ -118,7 +118,7 @@ class SimMarketData(MarketData):
         finally:
             sub.close()
 
-    async def watch_ticker(self, symbol: str) -> AsyncIterator[Ticker]:
+    async def watch_ticker(self, symbol: str) -> AsyncGenerator[Ticker, None]:
         """The current ticker, then one after every book change or trade (conflated)."""
         venue = self.exchange.venue
         sub = venue.bus.subscribe(topic("ticker", self._symbol(symbol)), policy="latest")
@@ -129,7 +129,7 @@ class SimMarketData(MarketData):
         finally:
             sub.close()
 
-    async def watch_candles(self, symbol: str, interval: str = "1m") -> AsyncIterator[Candle]:
+    async def watch_candles(self, symbol: str, interval: str = "1m") -> AsyncGenerator[Candle, None]:
         """The forming bar (if any), then every update; a bar that ends is sent once more with ``closed=True``."""
         interval_ms(interval)
         venue = self.exchange.venue
@@ -225,17 +225,17 @@ class SimExecution(Execution):
             venue.flush()
         return Decimal(leverage)
 
-    async def watch_orders(self, symbol: str | None = None) -> AsyncIterator[OrderStatus]:
+    async def watch_orders(self, symbol: str | None = None) -> AsyncGenerator[OrderStatus, None]:
         """Every change of our orders from now on (accepted, filled, canceled...)."""
         async for status in self._stream("orders", symbol):
             yield status
 
-    async def watch_fills(self, symbol: str | None = None) -> AsyncIterator[Fill]:
+    async def watch_fills(self, symbol: str | None = None) -> AsyncGenerator[Fill, None]:
         """Every fill of our orders from now on."""
         async for fill in self._stream("fills", symbol):
             yield fill
 
-    async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
+    async def watch_balances(self) -> AsyncGenerator[dict[str, Balance], None]:
         """The balances now, then after every change (conflated)."""
         venue = self.exchange.venue
         sub = venue.bus.subscribe(topic("balances"), policy="latest")
@@ -246,7 +246,7 @@ class SimExecution(Execution):
         finally:
             sub.close()
 
-    async def _stream(self, channel: str, symbol: str | None) -> AsyncIterator[OrderStatus | Fill]:
+    async def _stream(self, channel: str, symbol: str | None) -> AsyncGenerator[OrderStatus | Fill, None]:
         if symbol is not None:
             symbol = self.exchange.instruments.get(symbol).symbol
         sub = self.exchange.venue.bus.subscribe(topic(channel), policy="queue")

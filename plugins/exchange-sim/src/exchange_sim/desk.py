@@ -85,9 +85,11 @@ class OrderDesk:
         if order.reduce_only:
             self._check_reduce_only(spec, order.side, order.quantity)
         currency, amount = self._requirement(spec, engine, order, triggered=False)
+        venue.account.lock(currency, amount, purpose=f"{order.side.value} {order.quantity} {spec.symbol}")
+        # an id is given only once the venue accepts: a refused order leaves no trace
         now = venue.now()
-        record = OrderRecord(order, engine_order(venue.next_order_id(), order), spec, now, now)
-        venue.account.reserve(record, currency, amount, purpose=f"{order.side.value} {order.quantity} {spec.symbol}")
+        record = OrderRecord(order, engine_order(venue.next_order_id(), order), spec, now, now,
+                             reserve=amount, reserve_currency=currency)
         self._records[record.order_id] = record
         self._by_client[order.client_order_id] = record
         self._publish(record)  # accepted: "new" before any fill, as venues report it

@@ -246,11 +246,12 @@ class Simulator:
         count = 0
         for sym in [spec_of(symbol).symbol] if symbol is not None else list(self._engines):
             engine = self._engines[sym]
-            for order in engine.resting_orders():
-                if not self.desk.owns(order):
-                    engine.cancel(order.order_id)
-                    count += 1
-            self.outbox.book_changed(sym)
+            theirs = [o for o in engine.resting_orders() if not self.desk.owns(o)]
+            for order in theirs:
+                engine.cancel(order.order_id)
+            if theirs:
+                self.outbox.book_changed(sym)
+            count += len(theirs)
         self._flush_unless_stepping()
         return count
 
