@@ -66,8 +66,13 @@ class Result:
 
 
 def _env() -> dict[str, str]:
-    """The caller's environment minus what would change imports or plugin selection."""
-    drop = {"PYTHONPATH", "PYTHONSTARTUP", "PYTHONPROFILEIMPORTTIME", "EXCHANGES_CONFIG"}
+    """The caller's environment minus what would change imports or plugin selection.
+
+    ``PYTHONDONTWRITEBYTECODE`` goes too: the warm-up runs then leave ``.pyc``
+    files next to editable sources, as an installed wheel has; without them
+    every run would compile our modules again and measure the compiler.
+    """
+    drop = {"PYTHONPATH", "PYTHONSTARTUP", "PYTHONPROFILEIMPORTTIME", "PYTHONDONTWRITEBYTECODE", "EXCHANGES_CONFIG"}
     return {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("EXCHANGES_")}
 
 

@@ -153,6 +153,7 @@ OPENING_FAULTS = [
     WsFaults(stall_after=250, skip={150}, duplicate={20, 21}),
     WsFaults(close_after=250, close_code=1001, skip={60}),
     WsFaults(refuse=429, refuse_headers={"Retry-After": "0.1"}),
+    WsFaults(stall_after=200, freeze=True, duplicate={30}),  # a hung peer: no pongs, no closing handshake
     WsFaults(skip={40}, duplicate={10}),  # lives until the lifetime rollover
 ]
 
@@ -174,7 +175,7 @@ def faults_for(market: Market, rng: random.Random) -> Any:
         if roll < 0.50:
             return WsFaults(drop_after=length, skip=skip, duplicate=duplicate)
         if roll < 0.70:
-            return WsFaults(stall_after=length, skip=skip, duplicate=duplicate)
+            return WsFaults(stall_after=length, freeze=rng.random() < 0.5, skip=skip, duplicate=duplicate)
         if roll < 0.80:
             return WsFaults(close_after=length, close_code=1001, skip=skip, duplicate=duplicate)
         return WsFaults(skip=skip, duplicate=duplicate)  # lives until the planned lifetime rollover

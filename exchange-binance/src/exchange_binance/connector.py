@@ -311,7 +311,12 @@ class BinanceExchange(BaseExchange):
         live = self.context.host.shared.get(_live_key(self.context))
         if not live:
             return []
-        applied = self.limits.update_limits(live)
+        applied: list[RateLimitRule] = []
+        limiters = self.limits.limiters
+        for scope in {rule.scope for rule in live}:
+            limiter = limiters.get(scope)
+            if limiter is not None:
+                applied.extend(limiter.update_limits([rule for rule in live if rule.scope == scope]))
         if applied:
             log.debug("%s: live rate limits in force: %s", self.id, ", ".join(f"{r.name}={r.limit}" for r in applied))
         return applied

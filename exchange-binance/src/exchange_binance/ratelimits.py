@@ -90,6 +90,8 @@ USDM_COSTS: tuple[EndpointCost, ...] = tuple(
         "PUT /fapi/v1/listenKey": _w(1),
         "DELETE /fapi/v1/listenKey": _w(1),
         "ws:subscribe": {"ws_messages": 1},
+        # no documented connection budget on USD-M; weight 0 still goes through the IP limiter (bans)
+        "ws:connect": {"weight": 0},
     }.items()
 )
 

@@ -233,7 +233,7 @@ class BookSide:
         if depth <= 0:
             return []
         out = list(map(m.get, self._ps[: -depth - 1 : -1]))
-        if None in out:  # tombstones just below the top: squeeze them out of that region once
+        if not all(out):  # a None: tombstones just below the top, squeeze them out of that region once
             self._compact_top(depth)
             out = list(map(m.__getitem__, self._ps[: -depth - 1 : -1]))
         return out  # type: ignore[return-value]
@@ -259,11 +259,14 @@ class BookSide:
         return [level[0] for level in self.top(None)]
 
 
+_new_tuple = tuple.__new__  # OrderBookLevel(...) goes through a Python-level __new__; this does not
+
+
 def _make_level(raw: RawLevel, count_index: int | None) -> OrderBookLevel:
     count = None
     if count_index is not None and len(raw) > count_index:
         count = int(raw[count_index])
-    return OrderBookLevel(Decimal(raw[0]), Decimal(raw[1]), count)
+    return _new_tuple(OrderBookLevel, (Decimal(raw[0]), Decimal(raw[1]), count))  # type: ignore[no-any-return]
 
 
 class LevelsView(Sequence[OrderBookLevel]):

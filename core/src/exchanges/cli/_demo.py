@@ -71,15 +71,18 @@ async def _tour(ex: BaseExchange, out: Console, symbol: str, seconds: float, dep
             ex.market_data.watch_order_book(symbol), seconds, lambda book: show(view, book)
         )
     out.print(f"{updates} book updates received")
-    book = last[0] if last and last[0].best_bid is not None else await ex.market_data.order_book(symbol, depth=depth)
+    # A fresh snapshot right before pricing: the live book above may be a few updates old.
+    book = await ex.market_data.order_book(symbol, depth=depth)
     if book.best_bid is None:
         raise click.ClickException(f"the {symbol} book has no bids; nothing to rest an order below")
 
     out.rule("orders")
-    rest_price = ex.instruments.round_price(symbol, book.best_bid - 5 * instrument.tick_size, "buy")
+    # 0.2 % below the bid (at least 5 ticks) so background flow cannot make it take before it lands.
+    gap = max(5 * instrument.tick_size, book.best_bid * Decimal("0.002"))
+    rest_price = ex.instruments.round_price(symbol, book.best_bid - gap, "buy")
     quantity = demo_quantity(instrument, book.best_ask or rest_price)
     resting = Order.limit(symbol, "buy", quantity, rest_price, post_only=True)
-    out.print(f"post-only limit buy {quantity} @ {rest_price}, 5 ticks below the best bid {book.best_bid}: it rests")
+    out.print(f"post-only limit buy {quantity} @ {rest_price}, below the best bid {book.best_bid}: it rests")
     placed = await ex.execution.place_order(resting)
     out.print(order_result_table("post-only limit buy", placed))
     out.print(f"market buy {quantity}: it takes the best ask")

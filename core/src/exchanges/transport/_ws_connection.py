@@ -18,8 +18,8 @@ from websockets.exceptions import ConnectionClosed
 
 from ..errors import ExchangeError, ExchangeUnavailable, NetworkError
 from ..events import EventBus
-from ._ws_link import WsHandshake, _Link, classify_failure, describe_close
-from ._ws_policy import Backoff, JsonPing, ProtocolPing, SubscribeMessage, TextPing, WsPolicy, WsState, WsStateEvent
+from ._ws_link import WsHandshake, _Beat, _Link, classify_failure, describe_close
+from ._ws_policy import Backoff, JsonPing, SubscribeMessage, TextPing, WsPolicy, WsState, WsStateEvent
 from ._ws_throttle import MessageThrottle
 
 __all__ = ["Handshake", "Router", "StateCallback", "UrlSource", "WsConnection", "WsStats"]
@@ -354,13 +354,12 @@ class WsConnection:
         if inspect.isawaitable(url):
             url = await url
         policy = self._policy
-        heartbeat = policy.heartbeat
-        protocol = heartbeat if isinstance(heartbeat, ProtocolPing) else None
         ws = await ws_connect(
             url,
-            # app-level heartbeats replace the library's pings; it still answers the server's
-            ping_interval=protocol.interval if protocol else None,
-            ping_timeout=protocol.timeout if protocol else None,
+            # the reader schedules pings itself (within the message budget, only after silence,
+            # and a dead peer is aborted at once); the library still answers the server's pings
+            ping_interval=None,
+            ping_timeout=None,
             open_timeout=policy.open_timeout,
             close_timeout=policy.close_timeout,
             max_size=policy.max_message_size,
@@ -501,6 +500,9 @@ class WsConnection:
 
     def _start_reader(self, link: _Link) -> None:
         link.reader = asyncio.create_task(self._read(link), name=f"ws-read:{self._name}#{link.number}")
+        beat = _Beat(self._policy.heartbeat, self._policy.idle_timeout, self.stats)
+        if beat.needed:
+            link.watchdog = asyncio.create_task(beat.watch(link), name=f"ws-beat:{self._name}#{link.number}")
 
     def _reader_reason(self, link: _Link) -> str:
         reader = link.reader
@@ -516,54 +518,20 @@ class WsConnection:
         return self._decode_fn(raw)  # type: ignore[arg-type]
 
     async def _read(self, link: _Link) -> str:
-        """Read ``link`` until it ends, keeping the heartbeat; returns the reason it ended."""
+        """Read ``link`` until it ends; returns the reason it ended (the watchdog keeps the heartbeat)."""
         heartbeat = self._policy.heartbeat
-        app_ping = heartbeat if isinstance(heartbeat, TextPing | JsonPing) else None
         text_pong = heartbeat.pong.encode() if isinstance(heartbeat, TextPing) else None
         json_pong = heartbeat.is_pong if isinstance(heartbeat, JsonPing) else None
-        ping_frame = heartbeat.ping if isinstance(heartbeat, TextPing) else getattr(heartbeat, "message", "")
-        idle = self._policy.idle_timeout
         rollover_on = self._policy.rollover_on
-        loop = asyncio.get_running_loop()
-        ws = link.ws
+        clock = asyncio.get_running_loop().time
+        recv = link.ws.recv
         stats = self.stats
         decode = self._decode_fn
-        ping_sent_at: float | None = None
+        deliver = self._deliver
         try:
             while True:
-                deadline: float | None = None
-                if app_ping is not None:
-                    if ping_sent_at is None:
-                        deadline = link.last_rx + app_ping.interval
-                    else:
-                        deadline = ping_sent_at + app_ping.timeout
-                if idle is not None:
-                    deadline = link.last_rx + idle if deadline is None else min(deadline, link.last_rx + idle)
-                try:
-                    if deadline is None:
-                        raw = await ws.recv(decode=False)
-                    else:
-                        async with asyncio.timeout_at(deadline):
-                            raw = await ws.recv(decode=False)
-                except TimeoutError:
-                    now = loop.time()
-                    if idle is not None and now - link.last_rx >= idle:
-                        link.dead = True
-                        return f"idle: nothing received for {idle:g}s"
-                    if app_ping is None:
-                        continue
-                    if ping_sent_at is not None:
-                        if now - ping_sent_at >= app_ping.timeout:
-                            link.dead = True
-                            return f"heartbeat stalled: no answer to ping within {app_ping.timeout:g}s"
-                    elif now - link.last_rx >= app_ping.interval:
-                        await link.send(ping_frame)
-                        stats.pings += 1
-                        stats.sent += 1
-                        ping_sent_at = loop.time()
-                    continue
-                link.last_rx = loop.time()
-                ping_sent_at = None  # anything received proves the link alive
+                raw = await recv(decode=False)
+                link.last_rx = clock()
                 stats.received += 1
                 if text_pong is not None and raw == text_pong:
                     stats.pongs += 1
@@ -579,9 +547,9 @@ class WsConnection:
                     continue
                 if rollover_on is not None and rollover_on(message):
                     self.request_rollover("venue notice")
-                self._deliver(link, message)
+                deliver(link, message)
         except ConnectionClosed as exc:
-            return describe_close(exc)
+            return link.dead_reason or describe_close(exc)
 
     def _deliver(self, link: _Link, message: Any) -> None:
         role = link.role

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -11,12 +12,15 @@ from websockets.asyncio.client import ClientConnection, process_exception
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ..errors import AuthenticationError, ConfigError, ExchangeError, NetworkError
+from ._ws_policy import Heartbeat, ProtocolPing, TextPing
 from ._ws_throttle import MessageThrottle
 
 if TYPE_CHECKING:
-    from ._ws_connection import WsConnection
+    from ._ws_connection import WsConnection, WsStats
 
 __all__ = ["WsHandshake"]
+
+log = logging.getLogger("exchanges.transport.ws")
 
 
 @attrs.define(eq=False)
@@ -39,6 +43,8 @@ class _Link:
     subscribed: bool = False
     dead: bool = False  # heartbeat or idle timeout: the peer is gone, do not wait for a closing handshake
     reader: asyncio.Task[str] | None = None
+    watchdog: asyncio.Task[None] | None = None
+    dead_reason: str | None = None
     buffer: list[Any] = attrs.Factory(list)
 
     async def send(self, frame: str | bytes) -> None:
@@ -46,17 +52,113 @@ class _Link:
         await self.throttle.acquire()
         await self.ws.send(frame)
 
+    def kill(self, reason: str) -> None:
+        """The peer is gone: abort the TCP connection (the reader then ends with ``reason``)."""
+        self.dead = True
+        self.dead_reason = reason
+        if self.ws.transport is not None:
+            self.ws.transport.abort()
+
     async def close(self) -> None:
         """Stop reading and close the socket (never raises)."""
         self.role = "closed"
-        reader = self.reader
-        if reader is not None and not reader.done() and reader is not asyncio.current_task():
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+        for task in (self.watchdog, self.reader):
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.dead and self.ws.transport is not None:
             self.ws.transport.abort()
         with contextlib.suppress(Exception):
             await self.ws.close()
+
+
+class _Beat:
+    """The client side of a heartbeat on one socket, run as a watchdog task beside the reader.
+
+    A ping goes out only after ``interval`` seconds without any incoming frame,
+    through the socket's message budget. Any incoming frame (or, for protocol
+    pings, the pong) counts as the answer; none within ``timeout`` means the
+    peer is gone and the socket is aborted (no closing handshake with a dead
+    peer). ``idle`` (``WsPolicy.idle_timeout``) aborts a socket on which nothing
+    arrived for that long. The reader only stamps ``link.last_rx``: no timer
+    per message.
+    """
+
+    __slots__ = ("_frame", "_protocol", "_stats", "idle", "interval", "pong_at", "timeout")
+
+    def __init__(self, heartbeat: Heartbeat, idle: float | None, stats: WsStats) -> None:
+        self.interval: float | None = heartbeat.interval
+        self.timeout: float | None = heartbeat.timeout
+        self.idle = idle
+        self._protocol = isinstance(heartbeat, ProtocolPing)
+        if isinstance(heartbeat, ProtocolPing):
+            self._frame = ""
+        else:
+            self._frame = heartbeat.ping if isinstance(heartbeat, TextPing) else heartbeat.message
+        self._stats = stats
+        self.pong_at = 0.0
+
+    @property
+    def needed(self) -> bool:
+        """False when there is nothing to watch."""
+        return self.interval is not None or self.idle is not None
+
+    def _on_pong(self, waiter: asyncio.Future[Any]) -> None:
+        if not waiter.cancelled() and waiter.exception() is None:  # retrieving it also silences a late error
+            self.pong_at = asyncio.get_running_loop().time()
+            self._stats.pongs += 1
+
+    async def watch(self, link: _Link) -> None:
+        """Ping when due and abort the socket when the peer stops answering; returns when the link ends."""
+        loop = asyncio.get_running_loop()
+        interval, timeout, idle = self.interval, self.timeout, self.idle
+        sent_at: float | None = None
+        keepalive_at = 0.0  # a ping that is not judged (timeout None) also restarts the interval
+        try:
+            while True:
+                heard = max(link.last_rx, self.pong_at)
+                if sent_at is not None and heard >= sent_at:
+                    sent_at = None  # answered
+                deadlines = []
+                if idle is not None:
+                    deadlines.append(link.last_rx + idle)
+                if interval is not None:
+                    if sent_at is None:
+                        deadlines.append(max(heard, keepalive_at) + interval)
+                    elif timeout is not None:
+                        deadlines.append(sent_at + timeout)
+                await asyncio.sleep(max(0.0, min(deadlines) - loop.time()))
+                now = loop.time()
+                heard = max(link.last_rx, self.pong_at)
+                if idle is not None and now - link.last_rx >= idle:
+                    link.kill(f"idle: nothing received for {idle:g}s")
+                    return
+                if interval is None:
+                    continue
+                if sent_at is not None:
+                    if heard < sent_at and timeout is not None and now - sent_at >= timeout:
+                        link.kill(f"heartbeat stalled: no answer to ping within {timeout:g}s")
+                        return
+                    continue
+                if now - max(heard, keepalive_at) < interval:
+                    continue
+                if self._protocol:
+                    await link.throttle.acquire()
+                    waiter = await link.ws.ping()
+                    waiter.add_done_callback(self._on_pong)  # type: ignore[attr-defined]
+                else:
+                    await link.send(self._frame)
+                self._stats.pings += 1
+                self._stats.sent += 1
+                if timeout is None:
+                    keepalive_at = loop.time()
+                else:
+                    sent_at = loop.time()
+        except ConnectionClosed:
+            return  # the reader reports it
+        except Exception as exc:  # a bug must not leave the socket unwatched: give it up
+            log.exception("heartbeat of socket #%d failed", link.number)
+            link.kill(f"heartbeat failed: {exc!r}")
 
 
 class WsHandshake:

@@ -53,14 +53,16 @@ def _non_negative(_instance: Any, attribute: Any, value: Any) -> None:
 
 @attrs.frozen
 class ProtocolPing:
-    """Keep-alive with websocket ping frames, sent, answered and checked by the ``websockets`` library.
+    """Keep-alive with websocket protocol ping frames (Binance).
 
-    The library always answers the server's pings (Binance pings every 20 s or
-    3 min and expects the pong). ``interval`` is how often the client pings on
-    its own (``None``: never, rely on the server and on ``WsPolicy.idle_timeout``);
-    ``timeout`` is how long a pong may take before the link counts as dead and
-    is reconnected. Keep ``interval`` long on venues that meter incoming
-    messages (Binance counts pings against 5 messages/s).
+    The ``websockets`` library answers the server's pings by itself (Binance
+    pings every 20 s, USD-M every 3 min, and expects the pong). The client
+    pings only after ``interval`` seconds without any incoming frame (``None``:
+    never; rely on the server and on ``WsPolicy.idle_timeout``), through the
+    connection's message budget, never in a fast loop. No pong (and no other
+    frame) within ``timeout`` seconds means the peer is gone: the socket is
+    aborted and reconnected (``timeout=None``: pings keep the link warm but are
+    not judged).
     """
 
     interval: float | None = attrs.field(default=20.0, validator=_optional_positive)
@@ -154,7 +156,7 @@ class WsPolicy:
     :param max_messages_per_second: outgoing frames per connection per second (Binance 5,
         USD-M 10), control messages and pings included.
     :param reserved_messages: slots per second left free for frames the ``websockets``
-        library sends by itself (pongs to server pings, keep-alive pings).
+        library sends by itself (the pongs answering the server's pings).
     :param rate_margin: seconds added to the one-second window, to absorb scheduling jitter.
     :param max_lifetime: seconds after which a connection is replaced proactively
         (set a little under the venue's hard limit: Binance 24 h).

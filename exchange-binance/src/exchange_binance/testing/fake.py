@@ -58,6 +58,7 @@ class FakeOrder:
     update_time: int = 0
     reduce_only: bool = False
     quote_quantity: Decimal = Decimal(0)
+    locked: bool = False
 
 
 class FakeBinance(StreamsMixin):
@@ -347,7 +348,8 @@ class FakeBinance(StreamsMixin):
             order.status = "EXPIRED"
             await self.order_event(order, "EXPIRED")
         elif kind not in stop_kinds:
-            self._lock_funds(order, +1)
+            self._lock_funds(order, True)
+            await self.push_balances()
         if self.after_accept:
             return self.after_accept.pop(0)
         return self.order_json(order, fills=None if self.futures else fills)
@@ -377,7 +379,7 @@ class FakeBinance(StreamsMixin):
 
     async def cancel(self, order: FakeOrder) -> None:
         """Cancel ``order`` at the venue (events and funds included)."""
-        self._lock_funds(order, -1)
+        self._lock_funds(order, False)
         order.status = "CANCELED"
         order.update_time = now_ms()
         await self.order_event(order, "CANCELED")
@@ -405,9 +407,12 @@ class FakeBinance(StreamsMixin):
             return USDM_MARKETS[raw][0], USDM_MARKETS[raw][1]
         return MARKETS[raw][0], MARKETS[raw][1]
 
-    def _lock_funds(self, order: FakeOrder, sign: int) -> None:
-        if self.futures:
-            return  # margin is not modelled
+    def _lock_funds(self, order: FakeOrder, lock: bool) -> None:
+        """Lock (or give back) the funds backing the open part of a resting spot order."""
+        if self.futures or order.locked == lock:
+            return
+        order.locked = lock
+        sign = 1 if lock else -1
         base, quote = self._assets(order.symbol)
         remaining = order.quantity - order.executed
         asset, amount = (quote, remaining * order.price) if order.side == "BUY" else (base, remaining)
@@ -419,10 +424,8 @@ class FakeBinance(StreamsMixin):
     async def fill(self, order_id: int, quantity: Decimal, price: Decimal) -> dict[str, Any]:
         """Execute ``quantity`` of an order at ``price`` (events, balances, position); the spot fill entry."""
         order = self.orders[order_id]
-        resting = order.status in ("NEW", "PARTIALLY_FILLED") and order.executed == 0 and order.type == "LIMIT" \
-            and not self.futures
-        if resting and order.update_time != order.time:
-            self._lock_funds(order, -1)
+        was_locked = order.locked
+        self._lock_funds(order, False)
         order.executed += quantity
         order.cum_quote += quantity * price
         order.status = "FILLED" if order.executed >= order.quantity else "PARTIALLY_FILLED"
@@ -438,6 +441,8 @@ class FakeBinance(StreamsMixin):
             self.balances.setdefault(base, [Decimal(0), Decimal(0)])[0] += signed_qty
             self.balances.setdefault(quote, [Decimal(0), Decimal(0)])[0] -= signed_qty * price + fee
             self.changed_assets.update((base, quote))
+        if was_locked and order.status == "PARTIALLY_FILLED":
+            self._lock_funds(order, True)
         trade_id = next(self._order_ids)
         await self.order_event(order, "TRADE", last_qty=quantity, last_price=price, trade_id=trade_id, fee=fee)
         return {"price": self._fmt(price), "qty": self._fmt(quantity), "commission": self._fmt(fee),
