@@ -203,6 +203,17 @@ def test_published_book_never_mutates() -> None:
     assert book.order_book(1).best_bid == Decimal("100.7")
 
 
+def test_levels_are_reused_only_for_the_same_raw_level() -> None:
+    """A level unchanged between two books is the same object; a changed quantity at that price is not."""
+    book = _book(SNAP_BIDS, SNAP_ASKS)
+    first = book.order_book(2)
+    assert book.order_book(2).bids[0] is first.bids[0]
+    book.update_levels([["100.0", "5"]], [])
+    second = book.order_book(2)
+    assert second.bids[0].quantity == Decimal("5") and first.bids[0].quantity == Decimal("1")
+    assert second.bids[1] is first.bids[1]
+
+
 def test_view_indexing_slicing_and_equality() -> None:
     """Views support negative indexes, slices, equality with tuples and hashing of the book."""
     raw: list[list[str]] = [["3", "1", "0", "4"], ["2", "2", "0", "5"], ["1", "3", "0", "6"]]

@@ -228,3 +228,12 @@ def test_weighted_window_helpers() -> None:
     """Weights are summed instead of counted."""
     assert max_in_window([0.0, 0.1, 5.0], 1.0, weights=[2, 3, 4]) == 5
     assert per_window([0.0, 0.1, 5.0], 1.0, weights=[2, 3, 4]) == {0: 5, 5: 4}
+
+
+async def test_limit_weight_may_depend_on_the_request(emu: VenueEmulator, http: aiohttp.ClientSession) -> None:
+    """A weight callable prices each request (e.g. Binance depth by limit) against the same budget."""
+    emu.route("GET", "/api/v3/depth", {})
+    emu.limit(HttpLimit(limit=60, window=60, weight=lambda r: 50 if r.query.get("limit") == "5000" else 5))
+    big = await fetch(http, "GET", emu.http_url + "/api/v3/depth?limit=5000")
+    small = [await fetch(http, "GET", emu.http_url + "/api/v3/depth?limit=100") for _ in range(3)]
+    assert [big[0], *(s[0] for s in small)] == [200, 200, 200, 429]

@@ -280,3 +280,12 @@ async def test_broadcast_reaches_every_open_connection(emu: VenueEmulator) -> No
         await emu.wait_for_session(1)
         assert await emu.broadcast({"hello": 1}) == 2
         assert [await a.recv(), await b.recv()] == ['{"hello":1}', '{"hello":1}']
+
+
+async def test_delay_fault_holds_each_frame_back(emu: VenueEmulator) -> None:
+    """WsFaults(delay=...) makes each frame wait: a short client timeout fires before the first arrives."""
+    emu.websocket(frames=[{"i": 0}, CloseWs()], faults=WsFaults(delay=0.5))
+    async with connect(emu.ws_url) as ws:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 0.05)
+        assert orjson.loads(await asyncio.wait_for(ws.recv(), 5)) == {"i": 0}

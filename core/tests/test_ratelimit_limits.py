@@ -277,3 +277,41 @@ def test_backend_factory_and_testing_switch_apply_to_new_limiters(host: Host) ->
     fresh = RateLimits.for_context(context(host, settings={}, rest="https://other.toy.example"))
     assert made == ["toy/ip/api.toy.example", "toy/account/anonymous"]
     assert not fresh.limiter("ip").testing
+
+
+class AsyncStore:
+    """A backend that answers asynchronously only (the shape of a Redis one), counting in memory."""
+
+    def __init__(self) -> None:
+        self.memory = MemoryBackend()
+
+    def bind(self, rules: Sequence[RateLimitRule], *, namespace: str, epoch: float) -> None:
+        self.memory.bind(rules, namespace=namespace, epoch=epoch)
+
+    async def take(self, demand: Sequence[tuple[int, int]], now: float) -> float:
+        await asyncio.sleep(0)
+        return self.memory.take_nowait(demand, now)
+
+    async def observe(self, index: int, used: int, now: float) -> None:
+        self.memory.observe_nowait(index, used, now)
+
+    def usage(self, index: int) -> int:
+        return self.memory.usage(index, 0.0)
+
+
+async def test_shared_backends_take_scope_after_scope(host: Host) -> None:
+    """With an asynchronous backend every scope is asked in turn, and each counts the call."""
+    stores: dict[str, AsyncStore] = {}
+
+    def factory(namespace: str) -> AsyncStore:
+        return stores.setdefault(namespace, AsyncStore())
+
+    RateLimits.use_backend(host, factory)
+    limits = RateLimits.for_context(context(host))
+    assert all(lim.backend is stores[lim.name] for lim in limits.limiters.values())
+    assert await limits.acquire(endpoint="POST /api/v3/order") == 0.0
+    assert await limits.acquire({"weight": 3}) == 0.0
+    assert stores["toy/ip/api.toy.example"].usage(0) == 4
+    assert [stores["toy/account/anonymous"].usage(i) for i in (0, 1)] == [1, 1]
+    with pytest.raises(TypeError, match="asynchronous"):
+        limits.limiter("ip").try_acquire({"weight": 1})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -302,3 +304,23 @@ async def test_url_callable_is_asked_before_every_connect(emu: VenueEmulator) ->
     async with WsConnection(url, policy(), lambda m: None):
         await wait_until(lambda: len(emu.ws_sessions) == 2)
     assert [s.path for s in emu.ws_sessions] == ["/ws/k1", "/ws/k2"]
+
+
+async def test_subscribe_after_close_raises(emu: VenueEmulator) -> None:
+    """A closed connection refuses new streams instead of recording them silently."""
+    emu.websocket("/ws")
+    async with WsConnection(emu.ws_url + "/ws", policy(), lambda m: None) as ws:
+        pass
+    with pytest.raises(NetworkError, match="closed"):
+        await ws.subscribe(["a"])
+
+
+def test_policy_declaration_imports_no_network_library() -> None:
+    """A venue plugin can declare its WsPolicy without importing websockets or aiohttp."""
+    code = (
+        "import sys, exchanges.transport as t\n"
+        "t.WsPolicy(name='x', subscribe_message=lambda s, i: '', heartbeat=t.TextPing(), backoff=t.Backoff())\n"
+        "print('websockets' in sys.modules, 'aiohttp' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]

@@ -34,7 +34,7 @@ from exchanges.events import EventBus
 from .ratelimits import SPOT_DEPTH_LIMITS, USDM_DEPTH_LIMITS
 from .ws import StreamPool, stream_name
 
-__all__ = ["BookFeeds", "depth_channel", "spot_depth_handler", "usdm_depth_handler"]
+__all__ = ["BookFeeds", "check_snapshot_limit", "depth_channel", "snapshot_from", "spot_depth_handler", "usdm_depth_handler"]
 
 log = logging.getLogger("exchange_binance.books")
 

@@ -10,6 +10,7 @@ close when their last watcher leaves.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -34,7 +35,7 @@ from exchanges import (
 from exchanges.events import EventBus
 
 from . import parsing
-from .books import BookFeeds
+from .books import BookFeeds, check_snapshot_limit, depth_channel
 from .http import BinanceRest
 from .orders import BinanceExecution
 from .settings import BinanceSettings
@@ -179,8 +180,9 @@ class BinanceMarketData(MarketData):
         books = self.exchange.books
         sync = await books.acquire(inst.symbol, inst.raw_symbol)
         try:
-            async for book in sync.watch(depth):
-                yield book
+            async with contextlib.aclosing(sync.watch(depth)) as books_of_symbol:
+                async for book in books_of_symbol:
+                    yield book
         finally:
             await books.release(inst.symbol)
 
@@ -212,8 +214,9 @@ class BinanceMarketData(MarketData):
             prices[name] = trade.price
             publish(topic, trade)
 
-        async for trade in self._watch(stream, topic, on_trade, "queue"):
-            yield trade
+        async with contextlib.aclosing(self._watch(stream, topic, on_trade, "queue")) as values:
+            async for trade in values:
+                yield trade
 
     async def watch_ticker(self, symbol: str) -> AsyncIterator[Ticker]:
         """Best bid/ask in real time from ``@bookTicker`` (conflated); spot events carry no time: receive time."""
@@ -231,8 +234,9 @@ class BinanceMarketData(MarketData):
                 prices[name] = (ticker.bid + ticker.ask) / 2
             publish(topic, ticker)
 
-        async for ticker in self._watch(stream, topic, on_ticker, "latest"):
-            yield ticker
+        async with contextlib.aclosing(self._watch(stream, topic, on_ticker, "latest")) as values:
+            async for ticker in values:
+                yield ticker
 
     async def watch_candles(self, symbol: str, interval: str = "1m") -> AsyncIterator[Candle]:
         """Candle updates from ``@kline_<interval>`` (queued); ``closed`` marks the final update of a bar."""
@@ -247,8 +251,9 @@ class BinanceMarketData(MarketData):
         def on_kline(data: Any) -> None:
             publish(topic, parsing.parse_ws_kline(data, name, exchange_id))
 
-        async for candle in self._watch(stream, topic, on_kline, "queue"):
-            yield candle
+        async with contextlib.aclosing(self._watch(stream, topic, on_kline, "queue")) as values:
+            async for candle in values:
+                yield candle
 
     async def unsubscribe(self, symbol: str, channel: str | None = None) -> None:
         """End the watchers of ``symbol`` (one channel: order_book, trades, ticker, candles; or all)."""
@@ -285,6 +290,8 @@ class BinanceExchange(BaseExchange):
 
         self.futures = futures
         self.settings = BinanceSettings.from_mapping(context.settings, context.exchange_id)
+        depth_channel(self.settings.book_speed, futures=futures)  # bad book settings fail at connect, not later
+        check_snapshot_limit(self.settings.book_snapshot_limit, futures=futures)
         live = context.host.shared.get(_live_key(context))
         if live:  # limits another connector learned: start from them, so the shared limiters agree
             context = attrs.evolve(context, rate_limit_rules=_merge_rules(context.rate_limit_rules, live))

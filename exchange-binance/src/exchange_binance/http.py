@@ -133,16 +133,17 @@ class RestSigner:
 def http_error_mapper(exchange: str) -> Callable[[int, Mapping[str, str], Any], ExchangeError | None]:
     """The transport's error mapper: Binance codes via :func:`map_error`.
 
-    A 5xx without a Binance code is left to the transport, which knows whether
+    A 5xx (other than -1007) is left to the transport, which knows whether
     the request was idempotent (retry a read; an order becomes UnknownOutcome),
     except "Service Unavailable." (503: failed for sure, not executed).
     """
 
     def mapped(status: int, headers: Mapping[str, str], body: Any) -> ExchangeError | None:
-        has_code = isinstance(body, Mapping) and isinstance(body.get("code"), int)
-        if status >= 500 and not has_code:
+        if status >= 500:
+            code = body.get("code") if isinstance(body, Mapping) else None
             message = str(body.get("msg", "")) if isinstance(body, Mapping) else ""
-            if not (status == 503 and "Service Unavailable" in message):
+            # -1007 is an unknown outcome even for a read; "Service Unavailable." a sure failure
+            if code != -1007 and not (status == 503 and "Service Unavailable" in message):
                 return None
         return map_error(status, headers, body, exchange)
 

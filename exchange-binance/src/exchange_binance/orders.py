@@ -24,6 +24,7 @@ id and its state returned if it exists. It is never sent a second time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -263,18 +264,21 @@ class BinanceExecution(Execution):
 
     async def watch_orders(self, symbol: str | None = None) -> AsyncIterator[OrderStatus]:
         """Our order updates from the user-data stream (every update, queued)."""
-        async for status in self.exchange.user_data.stream("orders"):
-            if symbol is None or status.symbol == symbol:
-                yield status
+        async with contextlib.aclosing(self.exchange.user_data.stream("orders")) as values:
+            async for status in values:
+                if symbol is None or status.symbol == symbol:
+                    yield status
 
     async def watch_fills(self, symbol: str | None = None) -> AsyncIterator[Fill]:
         """Our fills from the user-data stream (every fill, queued)."""
-        async for fill in self.exchange.user_data.stream("fills"):
-            if symbol is None or fill.symbol == symbol:
-                yield fill
+        async with contextlib.aclosing(self.exchange.user_data.stream("fills")) as values:
+            async for fill in values:
+                if symbol is None or fill.symbol == symbol:
+                    yield fill
 
     async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
         """The balances after each change: a REST snapshot first, then updated by the stream."""
-        async for balances in self.exchange.user_data.stream("balances"):
-            yield balances
+        async with contextlib.aclosing(self.exchange.user_data.stream("balances")) as values:
+            async for balances in values:
+                yield balances
 

@@ -64,7 +64,7 @@ def _is_zero(quantity: str) -> bool:
 class BookSide:
     """The bids or the asks of a local book (see the module docstring for the layout)."""
 
-    __slots__ = ("_dead", "_exact", "_is_bid", "_keys", "_m", "_ps", "_sign")
+    __slots__ = ("_dead", "_exact", "_is_bid", "_keys", "_m", "_made", "_ps", "_sign")
 
     def __init__(self, is_bid: bool) -> None:
         self._is_bid = is_bid
@@ -74,6 +74,7 @@ class BookSide:
         self._keys: list[Any] = []
         self._ps: list[str] = []
         self._dead: list[str] = []  # prices deleted since the top was last settled
+        self._made: LevelCache = {}  # OrderBookLevel already built for a raw level (see LevelsView)
 
     @property
     def is_bid(self) -> bool:
@@ -111,6 +112,7 @@ class BookSide:
         self._keys = []
         self._ps = []
         self._dead = []
+        self._made = {}
         self._exact = any(len(lv[0]) > _FLOAT_DIGITS and not _float_is_exact_enough(lv[0]) for lv in levels)
         by_key: dict[Any, RawLevel] = {}
         for level in levels:
@@ -221,6 +223,10 @@ class BookSide:
         """The raw best level, or None when the side is empty."""
         return self._m[self._ps[-1]] if self._ps else None
 
+    def view(self, depth: int | None = None, count_index: int | None = None) -> LevelsView:
+        """An immutable view of the best ``depth`` levels (all when None), materialized lazily."""
+        return LevelsView(self.top(depth), count_index, self._made)
+
     def top(self, depth: int | None = None) -> list[RawLevel]:
         """A new list of the best ``depth`` raw levels (all when None), best first."""
         if self._dead:
@@ -260,13 +266,27 @@ class BookSide:
 
 
 _new_tuple = tuple.__new__  # OrderBookLevel(...) goes through a Python-level __new__; this does not
+_MAX_MADE = 4096  # cached OrderBookLevel per side before the cache starts over
+
+LevelCache = dict[str, tuple[RawLevel, OrderBookLevel]]
 
 
-def _make_level(raw: RawLevel, count_index: int | None) -> OrderBookLevel:
+def _make_level(raw: RawLevel, count_index: int | None, cache: LevelCache | None) -> OrderBookLevel:
+    if cache is not None:
+        # Consecutive books mostly share their top levels: the same raw object (identity, and
+        # the cache keeps it alive so the id cannot be reused) gives the same OrderBookLevel.
+        hit = cache.get(raw[0])
+        if hit is not None and hit[0] is raw:
+            return hit[1]
     count = None
     if count_index is not None and len(raw) > count_index:
         count = int(raw[count_index])
-    return _new_tuple(OrderBookLevel, (Decimal(raw[0]), Decimal(raw[1]), count))  # type: ignore[no-any-return]
+    level: OrderBookLevel = _new_tuple(OrderBookLevel, (Decimal(raw[0]), Decimal(raw[1]), count))
+    if cache is not None:
+        if len(cache) >= _MAX_MADE:
+            cache.clear()
+        cache[raw[0]] = (raw, level)
+    return level
 
 
 class LevelsView(Sequence[OrderBookLevel]):
@@ -278,11 +298,14 @@ class LevelsView(Sequence[OrderBookLevel]):
     whole side.
     """
 
-    __slots__ = ("_built", "_count_index", "_raw")
+    __slots__ = ("_built", "_cache", "_count_index", "_raw")
 
-    def __init__(self, raw: Sequence[RawLevel], count_index: int | None = None) -> None:
+    def __init__(
+        self, raw: Sequence[RawLevel], count_index: int | None = None, cache: LevelCache | None = None
+    ) -> None:
         self._raw = raw
         self._count_index = count_index
+        self._cache = cache  # shared with the side's other views (see _make_level)
         self._built: list[OrderBookLevel] = []
 
     def __len__(self) -> int:
@@ -292,8 +315,9 @@ class LevelsView(Sequence[OrderBookLevel]):
         built = self._built
         raw = self._raw
         count_index = self._count_index
+        cache = self._cache
         for i in range(len(built), min(stop, len(raw))):
-            built.append(_make_level(raw[i], count_index))
+            built.append(_make_level(raw[i], count_index, cache))
         return built
 
     @overload
@@ -304,12 +328,17 @@ class LevelsView(Sequence[OrderBookLevel]):
 
     def __getitem__(self, index: int | slice) -> OrderBookLevel | tuple[OrderBookLevel, ...]:
         built = self._built
+        if index.__class__ is int:  # fast paths: a level already built, or the next one (best_bid...)
+            if 0 <= index < len(built):  # type: ignore[operator]
+                return built[index]  # type: ignore[index]
+            if index == len(built) < len(self._raw):
+                level = _make_level(self._raw[index], self._count_index, self._cache)  # type: ignore[index]
+                built.append(level)
+                return level
         if isinstance(index, slice):
             start, stop, step = index.indices(len(self._raw))
             built = self._build_to(max(start, stop) + 1 if step < 0 else stop)
             return tuple(built[i] for i in range(start, stop, step))
-        if 0 <= index < len(built):
-            return built[index]
         size = len(self._raw)
         if index < 0:
             index += size

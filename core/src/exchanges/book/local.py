@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from ..models import OrderBook
-from .levels import BookSide, LevelsView, RawLevel
+from .levels import BookSide, RawLevel
 from .messages import BookDelta, BookSnapshot
 
 __all__ = ["LocalBook"]
@@ -114,8 +114,8 @@ class LocalBook:
             self.symbol,
             self.exchange,
             self.timestamp,
-            LevelsView(self.bids.top(depth), count_index),
-            LevelsView(self.asks.top(depth), count_index),
+            self.bids.view(depth, count_index),
+            self.asks.view(depth, count_index),
             self.sequence,
         )
 

@@ -138,6 +138,8 @@ class RateLimits:
         self._ip = self._limiters["ip"]
         # every rule metered per IP: one limiter serves every call
         self._single = self._ip if len(self._limiters) == 1 else None
+        # a shared backend can neither take synchronously nor give back: scopes go one after the other
+        self._sequential = any(lim._local is None for lim in self._limiters.values())
         # endpoint -> (its registered costs, the limiters they go through), filled on first use
         self._plans: dict[str, tuple[Mapping[str, int], tuple[RateLimiter, ...]]] = {}
 
@@ -277,8 +279,7 @@ class RateLimits:
             if limiter._open and limiter._take_at(costs) is not None:
                 return 0.0
             return await limiter.acquire(costs)
-        if any(limiter._local is None for limiter in targets):
-            # shared backends cannot take synchronously (nor give back): one scope after the other
+        if self._sequential:
             waited = 0.0
             for limiter in targets:
                 waited += await limiter.acquire(costs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,8 @@ from aiohttp import WSMsgType, web
 
 if TYPE_CHECKING:
     from .emulator import VenueEmulator
+
+log = logging.getLogger("exchanges.testing.emulator")
 
 __all__ = [
     "CloseWs",
@@ -420,6 +423,7 @@ class WsSession:
             results = await asyncio.gather(script, reader, return_exceptions=True)
             for result in results:
                 if isinstance(result, Exception) and not isinstance(result, ConnectionError | TimeoutError):
+                    log.error("emulator websocket #%d: %r", self.number, result, exc_info=result)
                     self._emulator.errors.append(result)
             if not self._ws.closed:
                 with contextlib.suppress(ConnectionError, RuntimeError):

@@ -11,46 +11,30 @@ import random
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-import attrs
 import orjson
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from ..errors import ExchangeError, ExchangeUnavailable, NetworkError
 from ..events import EventBus
-from ._ws_link import WsHandshake, _Beat, _Link, classify_failure, describe_close
+from ._ws_link import (
+    Handshake,
+    Router,
+    StateCallback,
+    UrlSource,
+    WsHandshake,
+    WsStats,
+    _Beat,
+    _Link,
+    classify_failure,
+    describe_close,
+)
 from ._ws_policy import Backoff, JsonPing, SubscribeMessage, TextPing, WsPolicy, WsState, WsStateEvent
 from ._ws_throttle import MessageThrottle
 
 __all__ = ["Handshake", "Router", "StateCallback", "UrlSource", "WsConnection", "WsStats"]
 
 log = logging.getLogger("exchanges.transport.ws")
-
-#: Receives every decoded message, synchronously (publish to an EventBus, update a book...).
-Router = Callable[[Any], None]
-#: Receives every state change.
-StateCallback = Callable[[WsStateEvent], None]
-#: Runs on every new socket before streams are sent (login).
-Handshake = Callable[[WsHandshake], Awaitable[None]]
-#: A URL, or a callable returning one (sync or async), asked before every connect.
-UrlSource = str | Callable[[], "str | Awaitable[str]"]
-
-
-@attrs.define
-class WsStats:
-    """Counters of one connection (diagnostics and tests)."""
-
-    received: int = 0
-    routed: int = 0
-    sent: int = 0
-    pings: int = 0
-    pongs: int = 0
-    undecodable: int = 0
-    router_errors: int = 0
-    duplicates_dropped: int = 0
-    connects: int = 0
-    disconnects: int = 0
-    rollovers: int = 0
 
 
 class WsConnection:
@@ -185,9 +169,14 @@ class WsConnection:
     async def subscribe(self, streams: Iterable[str]) -> list[str]:
         """Add streams; sent now if connected, else on connect. Returns the ones that were new.
 
-        Raises :class:`ExchangeError` past ``max_streams_per_connection`` (use :class:`ShardedWs`).
+        Raises :class:`ExchangeError` past ``max_streams_per_connection`` (use :class:`ShardedWs`),
+        :class:`NetworkError` once closed, or the fatal error that stopped the connection.
         """
         requested = list(dict.fromkeys(streams))
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            raise NetworkError(f"{self._name}: connection is closed", exchange=self._policy.name)
         async with self._lock:
             new = [s for s in requested if s not in self._streams]
             if not new:
@@ -446,12 +435,14 @@ class WsConnection:
         self.stats.connects += 1
         self._emit(WsState.CONNECTED, attempt=0)
         if policy.dedupe_key is None or policy.rollover_overlap == 0:
-            # make-before-break without overlap: the new socket is open (and logged in) first
+            # make-before-break without overlap: the new socket is open (and logged in) first;
+            # the old one stops being routed at once and is closed once the new one is subscribed
+            old.role = "closed"
             self._live = new
             new.role = "live"
-            await self._discard(old)
             self._start_reader(new)
             await self._activate(new, continuous=False)
+            await self._discard(old)
             return
         await self._overlap(old, new)
 
@@ -493,8 +484,8 @@ class WsConnection:
         held, new.buffer = new.buffer, []
         for message in held:
             self._deliver(new, message)
-        await self._discard(old)
         self._emit(WsState.RESUBSCRIBED, streams=len(streams), continuous=continuous)
+        await self._discard(old)
 
     # ------------------------------------------------------------------ reading
 

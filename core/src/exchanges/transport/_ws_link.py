@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -12,15 +13,42 @@ from websockets.asyncio.client import ClientConnection, process_exception
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ..errors import AuthenticationError, ConfigError, ExchangeError, NetworkError
-from ._ws_policy import Heartbeat, ProtocolPing, TextPing
+from ._ws_policy import Heartbeat, ProtocolPing, TextPing, WsStateEvent
 from ._ws_throttle import MessageThrottle
 
 if TYPE_CHECKING:
-    from ._ws_connection import WsConnection, WsStats
+    from ._ws_connection import WsConnection
 
-__all__ = ["WsHandshake"]
+__all__ = ["Handshake", "Router", "StateCallback", "UrlSource", "WsHandshake", "WsStats"]
 
 log = logging.getLogger("exchanges.transport.ws")
+
+
+#: Receives every decoded message, synchronously (publish to an EventBus, update a book...).
+Router = Callable[[Any], None]
+#: Receives every state change.
+StateCallback = Callable[[WsStateEvent], None]
+#: Runs on every new socket before streams are sent (login).
+Handshake = Callable[["WsHandshake"], Awaitable[None]]
+#: A URL, or a callable returning one (sync or async), asked before every connect.
+UrlSource = str | Callable[[], "str | Awaitable[str]"]
+
+
+@attrs.define
+class WsStats:
+    """Counters of one connection (diagnostics and tests)."""
+
+    received: int = 0
+    routed: int = 0
+    sent: int = 0
+    pings: int = 0
+    pongs: int = 0
+    undecodable: int = 0
+    router_errors: int = 0
+    duplicates_dropped: int = 0
+    connects: int = 0
+    disconnects: int = 0
+    rollovers: int = 0
 
 
 @attrs.define(eq=False)
@@ -126,7 +154,10 @@ class _Beat:
                     if sent_at is None:
                         deadlines.append(max(heard, keepalive_at) + interval)
                     elif timeout is not None:
-                        deadlines.append(sent_at + timeout)
+                        # look again one interval after the ping (the answer usually came long
+                        # before), and at the latest when the timeout expires
+                        early = sent_at + interval
+                        deadlines.append(early if loop.time() < early < sent_at + timeout else sent_at + timeout)
                 await asyncio.sleep(max(0.0, min(deadlines) - loop.time()))
                 now = loop.time()
                 heard = max(link.last_rx, self.pong_at)

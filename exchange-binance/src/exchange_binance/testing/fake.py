@@ -261,7 +261,8 @@ class FakeBinance(StreamsMixin):
             return _err(400, -1120, "Invalid interval.")
         limit = int(request.query.get("limit", 500))
         start = request.query.get("startTime")
-        first = int(start) - int(start) % step if start else (self.server_time() // step - limit + 1) * step
+        # the first bar opening at or after startTime; else the latest ``limit`` bars
+        first = -(-int(start) // step) * step if start else (self.server_time() // step - limit + 1) * step
         return [market.kline_row(first + i * step, step) for i in range(limit)]
 
     # -- orders ----------------------------------------------------------------------------

@@ -91,8 +91,12 @@ class Market:
         side[price] = qty
         return is_bid, price, qty
 
-    def advance_depth(self) -> dict[str, Any]:
-        """Generate the next ``depthUpdate`` (1-3 level changes), apply it, put it on the tape."""
+    def advance_depth(self, *, record: bool = True) -> dict[str, Any]:
+        """Generate the next ``depthUpdate`` (1-3 level changes), apply it, put it on the tape.
+
+        ``record=False`` applies it without putting it on the tape: no session
+        ever receives it, which is a sequence gap for every live stream.
+        """
         bids: dict[Decimal, Decimal] = {}
         asks: dict[Decimal, Decimal] = {}
         for _ in range(self.rng.randint(1, 3)):
@@ -111,7 +115,8 @@ class Market:
             event["pu"] = previous
         event["b"] = [[self.fmt(p), self.fmt(q)] for p, q in sorted(bids.items(), reverse=True)]
         event["a"] = [[self.fmt(p), self.fmt(q)] for p, q in sorted(asks.items())]
-        self.depth_tape.append(event)
+        if record:
+            self.depth_tape.append(event)
         return event
 
     def depth_event(self, index: int) -> dict[str, Any]:

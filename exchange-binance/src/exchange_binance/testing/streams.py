@@ -102,7 +102,7 @@ class StreamsMixin:
             cursors[stream] = index + 1
             return market.trade_event(index, aggregate=channel == "aggTrade")
         if channel == "bookTicker":
-            market.advance_depth()  # the top of the book moves between two tickers
+            market.advance_depth()  # the book moves between two tickers (depth sessions get the event too)
             return market.book_ticker()
         if channel.startswith("kline_"):
             interval = channel.removeprefix("kline_")
@@ -111,11 +111,11 @@ class StreamsMixin:
             return market.kline_event(index, interval, int(interval[:-1]) * _INTERVAL_MS[interval[-1]])
         return None
 
-    def advance(self: FakeBinance, raw: str, events: int = 1) -> int:  # type: ignore[misc]
-        """Generate ``events`` depth events nobody receives (updates missed while disconnected); the last ``u``."""
+    def skip_depth(self: FakeBinance, raw: str, events: int = 1) -> int:  # type: ignore[misc]
+        """Apply ``events`` depth events that no session receives (a sequence gap); returns the last ``u``."""
         market = self.markets[raw]
         for _ in range(events):
-            market.advance_depth()
+            market.advance_depth(record=False)
         return market.last_u
 
     async def shutdown_notice(self, session: WsSession, *, wrapped: bool = False) -> None:
