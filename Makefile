@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/exchanges demo
 
 bench: $(STAMP)
-	$(BIN)/python bench/cold_start.py
+	@for b in bench/*_bench.py bench/cold_start.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check core plugins tests bench

@@ -128,6 +128,7 @@ def test_long_prices_switch_to_exact_keys() -> None:
     assert side.prices() == ["1.0000000000000001", "1.0000000000000002", "1.00000000000000025", "1.0000000000000003"]
     side.update([["1.0000000000000002", "0"]])
     assert len(side) == 3
+    assert [lv[0] for lv in side.top(2)] == ["1.0000000000000001", "1.00000000000000025"]
 
 
 def test_exact_keys_also_after_updates_on_a_float_keyed_side() -> None:
@@ -145,6 +146,15 @@ def test_non_finite_or_bad_price_is_rejected(price: str) -> None:
     side.replace([["1", "1"]])
     with pytest.raises(ValueError):
         side.update([[price, "1"]])
+
+
+def test_bad_snapshot_leaves_the_side_untouched() -> None:
+    """A snapshot with a non-numeric price raises before replacing anything."""
+    side = BookSide(is_bid=True)
+    side.replace([["2", "1"], ["1", "1"]])
+    with pytest.raises(ValueError):
+        side.replace([["3", "1"], ["x", "1"]])
+    assert side.prices() == ["2", "1"]
 
 
 def test_crossed_detection() -> None:

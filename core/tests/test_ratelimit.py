@@ -128,6 +128,20 @@ async def test_many_concurrent_callers_are_served_in_arrival_order() -> None:
     assert lim.now() == second
 
 
+async def test_calls_drawing_on_no_rule_pass_the_queue() -> None:
+    """A call that takes nothing from the limiter is not held behind queued callers; a taking one is."""
+    lim = limiter(RateLimitRule("w", 1, 1, kind="fixed"))
+    await lim.acquire({"w": 1})
+    queued = asyncio.create_task(lim.acquire({"w": 1}))
+    await asyncio.sleep(0)
+    assert lim.queued == 1
+    assert lim.try_acquire({"other": 3, "w": 0})
+    assert await lim.acquire({"other": 3}) == 0.0
+    assert not lim.try_acquire({"w": 1})
+    assert await queued == 1.0
+    assert lim.queued == 0
+
+
 async def test_queued_caller_cancelled_takes_nothing_and_blocks_nobody() -> None:
     """Cancelling a queued caller frees its place: the next caller is served as if it had never come."""
     lim = limiter(RateLimitRule("w", 1, 1, kind="fixed"))

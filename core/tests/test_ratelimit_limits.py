@@ -315,3 +315,12 @@ async def test_shared_backends_take_scope_after_scope(host: Host) -> None:
     assert [stores["toy/account/anonymous"].usage(i) for i in (0, 1)] == [1, 1]
     with pytest.raises(TypeError, match="asynchronous"):
         limits.limiter("ip").try_acquire({"weight": 1})
+
+
+async def test_direct_construction_fills_missing_identities() -> None:
+    """Built without a context, RateLimits derives the identities it was not given and keeps limiters in `shared`."""
+    shared: dict[object, object] = {}
+    limits = RateLimits("toy", RULES, {"ip": "127.0.0.1:8080"}, shared=shared, endpoint_costs=COSTS, testing=True)
+    assert limits.identities["account"] == "anonymous" and limits.identities["endpoint"] == "127.0.0.1:8080"
+    assert await limits.acquire(endpoint="POST /api/v3/order") == 0.0
+    assert set(shared.values()) >= set(limits.limiters.values())

@@ -11,7 +11,7 @@ import pytest
 
 from exchange_binance.books import snapshot_from, spot_depth_handler, usdm_depth_handler
 from exchange_binance.testing import FakeBinance
-from exchanges import OrderBook, StaleBook
+from exchanges import OrderBook
 from exchanges.book import BinanceFuturesPolicy, BinanceSpotPolicy, BookState, BookSync
 from exchanges.testing.emulator import VenueEmulator, wait_until
 

@@ -32,14 +32,14 @@ def test_hmac_mixed_query_and_body_concatenates_without_separator() -> None:
 
 def test_params_are_percent_encoded_in_order() -> None:
     """encode_params keeps insertion order, drops None and percent-encodes non-ASCII as UTF-8."""
-    assert encode_params({"symbol": "１２", "side": "BUY", "price": None, "flag": True}) == (
+    assert encode_params({"symbol": "１２", "side": "BUY", "price": None, "flag": True}) == (  # noqa: RUF001
         "symbol=%EF%BC%91%EF%BC%92&side=BUY&flag=true"
     )
 
 
 def test_ws_api_payload_sorts_and_excludes_signature() -> None:
     """The WS API payload sorts parameters by name, excludes signature and keeps raw UTF-8."""
-    assert ws_api_payload({"timestamp": 1, "apiKey": "k", "signature": "x", "symbol": "１"}) == "apiKey=k&symbol=１&timestamp=1"
+    assert ws_api_payload({"timestamp": 1, "apiKey": "k", "signature": "x", "symbol": "１"}) == "apiKey=k&symbol=１&timestamp=1"  # noqa: RUF001
 
 
 def test_ed25519_signature_verifies() -> None:

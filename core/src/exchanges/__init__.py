@@ -33,6 +33,8 @@ _EXPORTS: dict[str, str] = {
     # symbols and limits
     "EndpointCost": ".ratelimit",
     "RateLimitRule": ".ratelimit",
+    "RateLimiter": ".ratelimit",
+    "RateLimits": ".ratelimit",
     "Symbol": ".symbols",
     "SymbolMapper": ".symbols",
     "format_symbol": ".symbols",
@@ -156,5 +158,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TimeInForce,
         Trade,
     )
-    from .ratelimit import EndpointCost, RateLimitRule
+    from .ratelimit import EndpointCost, RateLimiter, RateLimitRule, RateLimits
     from .symbols import Symbol, SymbolMapper, format_symbol, parse_symbol

@@ -22,8 +22,8 @@ import pytest_asyncio
 from exchanges import (
     Balance,
     BaseExchange,
-    Candle,
     CancelResult,
+    Candle,
     ExchangeDescriptor,
     ExchangeError,
     Host,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +50,7 @@ __all__ = [
     "BinanceInstruments",
     "BinanceMarketData",
     "spot_exchange",
+    "trade_publisher",
     "usdm_exchange",
 ]
 
@@ -67,6 +68,24 @@ def spot_exchange(context: ConnectorContext) -> BinanceExchange:
 def usdm_exchange(context: ConnectorContext) -> BinanceExchange:
     """Connector factory of ``binance-usdm`` (USD-M futures)."""
     return BinanceExchange(context, futures=True)
+
+
+def trade_publisher(
+    parse: Callable[[Any, str, str], Trade],
+    symbol: str,
+    exchange: str,
+    publish: Callable[[str, Any], Any],
+    topic: str,
+    prices: dict[str, Decimal],
+) -> Callable[[Any], None]:
+    """The handler of a trade stream: parse the event, remember the price, publish the Trade (hot path)."""
+
+    def on_trade(data: Any) -> None:
+        trade = parse(data, symbol, exchange)
+        prices[symbol] = trade.price
+        publish(topic, trade)
+
+    return on_trade
 
 
 def _live_key(context: ConnectorContext) -> tuple[str, str, str]:
@@ -186,7 +205,9 @@ class BinanceMarketData(MarketData):
         finally:
             await books.release(inst.symbol)
 
-    async def _watch(self, stream: str, topic: str, handler: Callable[[Any], None], policy: str) -> AsyncIterator[Any]:
+    async def _watch(
+        self, stream: str, topic: str, handler: Callable[[Any], None], policy: str
+    ) -> AsyncGenerator[Any, None]:
         ex = self.exchange
         sub = ex.bus.subscribe(topic, policy=policy, maxsize=ex.settings.queue_size)  # type: ignore[arg-type]
         await ex.acquire_stream(stream, handler)
@@ -205,15 +226,7 @@ class BinanceMarketData(MarketData):
         stream = stream_name(inst.raw_symbol, "aggTrade" if futures else "trade")
         topic = f"trades:{inst.symbol}"
         parse = parsing.stream_agg_trade if futures else parsing.stream_trade
-        publish = ex.bus.publish
-        prices = ex.last_prices
-        name, exchange_id = inst.symbol, ex.id
-
-        def on_trade(data: Any) -> None:
-            trade = parse(data, name, exchange_id)
-            prices[name] = trade.price
-            publish(topic, trade)
-
+        on_trade = trade_publisher(parse, inst.symbol, ex.id, ex.bus.publish, topic, ex.last_prices)
         async with contextlib.aclosing(self._watch(stream, topic, on_trade, "queue")) as values:
             async for trade in values:
                 yield trade

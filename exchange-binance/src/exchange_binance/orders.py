@@ -202,10 +202,7 @@ class BinanceExecution(Execution):
         Spot answers with the canceled orders. USD-M answers with a bare
         acknowledgement, so its open orders are listed first and reported as canceled.
         """
-        if symbol is None:
-            symbols = sorted({status.symbol for status in await self.open_orders()})
-        else:
-            symbols = [symbol]
+        symbols = [symbol] if symbol is not None else sorted({s.symbol for s in await self.open_orders()})
         results: list[CancelResult] = []
         for sym in symbols:
             raw = self._raw(sym)

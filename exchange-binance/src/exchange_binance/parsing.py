@@ -14,8 +14,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from exchanges import (
     Balance,
-    Candle,
     CancelResult,
+    Candle,
     ExchangeError,
     Fill,
     Instrument,
@@ -138,6 +138,22 @@ def parse_exchange_info(payload: Mapping[str, Any], normalize: Callable[[str], s
     (venues.md §2.6); tick and step come from PRICE_FILTER and LOT_SIZE.
     """
     out: list[Instrument] = []
+    # one Decimal per distinct text: thousands of instruments share a few tick and step sizes
+    interned: dict[str, Decimal] = {}
+
+    def dec(value: Any) -> Decimal:
+        text = str(value)
+        number = interned.get(text)
+        if number is None:
+            number = interned[text] = Decimal(text)
+        return number
+
+    def positive(value: Any) -> Decimal | None:
+        if value is None or value == "":
+            return None
+        number = dec(value)
+        return number if number > 0 else None
+
     for sym in payload["symbols"]:
         if futures and sym.get("contractType") not in ("PERPETUAL", "CURRENT_QUARTER", "NEXT_QUARTER", None):
             continue  # e.g. TRADIFI_PERPETUAL or settlement contracts we do not map
@@ -161,16 +177,16 @@ def parse_exchange_info(payload: Mapping[str, Any], normalize: Callable[[str], s
                 base_currency=sym["baseAsset"],
                 quote_currency=sym["quoteAsset"],
                 instrument_type=kind,
-                tick_size=price.get("tickSize", "0"),
-                step_size=lot.get("stepSize", "0"),
-                min_order_size=lot.get("minQty", "0"),
-                max_order_size=_positive_or_none(lot.get("maxQty")),
-                min_notional=min_notional,
-                max_notional=_positive_or_none(notional.get("maxNotional")),
-                min_price=_positive_or_none(price.get("minPrice")),
-                max_price=_positive_or_none(price.get("maxPrice")),
-                market_min_order_size=_positive_or_none(market_lot.get("minQty")),
-                market_max_order_size=_positive_or_none(market_lot.get("maxQty")),
+                tick_size=dec(price.get("tickSize", "0")),
+                step_size=dec(lot.get("stepSize", "0")),
+                min_order_size=dec(lot.get("minQty", "0")),
+                max_order_size=positive(lot.get("maxQty")),
+                min_notional=dec(min_notional),
+                max_notional=positive(notional.get("maxNotional")),
+                min_price=positive(price.get("minPrice")),
+                max_price=positive(price.get("maxPrice")),
+                market_min_order_size=positive(market_lot.get("minQty")),
+                market_max_order_size=positive(market_lot.get("maxQty")),
                 settle_currency=sym.get("marginAsset") if futures else None,
                 expiry=expiry,
                 max_open_orders=max_orders.get("maxNumOrders", max_orders.get("limit")),
@@ -357,7 +373,7 @@ def parse_order(data: Mapping[str, Any], symbol: str) -> OrderStatus:
         price=price if order_type not in (OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET) else None,
         stop_price=stop,
         time_in_force={"GTC": TimeInForce.GTC, "GTX": TimeInForce.GTC, "IOC": TimeInForce.IOC,
-                       "FOK": TimeInForce.FOK}.get(tif or "", None),
+                       "FOK": TimeInForce.FOK}.get(tif or ""),
         reduce_only=bool(data.get("reduceOnly", False)),
         post_only=raw_type == "LIMIT_MAKER" or tif == "GTX",
     )
@@ -468,7 +484,7 @@ def _event_order(o: Mapping[str, Any], symbol: str, *, futures: bool) -> OrderSt
         price=_positive_or_none(o.get("p")),
         stop_price=_positive_or_none(o.get("sp") if futures else o.get("P")),
         time_in_force={"GTC": TimeInForce.GTC, "GTX": TimeInForce.GTC, "IOC": TimeInForce.IOC,
-                       "FOK": TimeInForce.FOK}.get(tif or "", None),
+                       "FOK": TimeInForce.FOK}.get(tif or ""),
         reduce_only=bool(o.get("R", False)),
         post_only=raw_type == "LIMIT_MAKER" or tif == "GTX",
     )

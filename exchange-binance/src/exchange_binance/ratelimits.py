@@ -39,9 +39,8 @@ def _w(weight: int, **extra: int) -> dict[str, int]:
     return {"weight": weight, **extra}
 
 
-SPOT_COSTS: tuple[EndpointCost, ...] = tuple(
-    EndpointCost(endpoint, {**costs, "raw": 1})
-    for endpoint, costs in {
+SPOT_COSTS: tuple[EndpointCost, ...] = (
+    *(EndpointCost(endpoint, {**costs, "raw": 1}) for endpoint, costs in {
         "GET /api/v3/ping": _w(1),
         "GET /api/v3/time": _w(1),
         "GET /api/v3/exchangeInfo": _w(20),
@@ -57,8 +56,7 @@ SPOT_COSTS: tuple[EndpointCost, ...] = tuple(
         "GET /api/v3/openOrders": _w(6),  # with symbol; 80 without
         "GET /api/v3/account": _w(20),
         "GET /api/v3/myTrades": _w(20),
-    }.items()
-) + (
+    }.items()),
     EndpointCost("ws:subscribe", {"ws_messages": 1}),
     EndpointCost("ws:connect", {"ws_connections": 1}),
     EndpointCost("ws_api:connect", {"weight": 2}),

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncGenerator, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -52,7 +52,8 @@ def user_dedupe_key(message: Any) -> Hashable | None:
     event = parsing.unwrap_user_event(message)
     if not isinstance(event, dict) or "e" not in event:
         return None
-    inner = event.get("o") if isinstance(event.get("o"), dict) else event
+    order = event.get("o")
+    inner: dict[str, Any] = order if isinstance(order, dict) else event
     return (event["e"], event.get("E"), inner.get("i"), inner.get("x"), inner.get("t"), event.get("u"))
 
 
@@ -84,7 +85,7 @@ class UserData:
 
     # -- watching --------------------------------------------------------------------------
 
-    async def stream(self, kind: str) -> AsyncIterator[Any]:
+    async def stream(self, kind: str) -> AsyncGenerator[Any, None]:
         """Values of ``kind`` (``orders``, ``fills``, ``balances``) from the private stream."""
         topic = TOPICS[kind]
         sub = self.bus.subscribe(topic, policy="latest" if kind == "balances" else "queue")

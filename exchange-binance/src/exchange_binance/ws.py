@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -44,6 +44,7 @@ __all__ = [
     "SPOT_MESSAGES_PER_SECOND",
     "USDM_MESSAGES_PER_SECOND",
     "StreamPool",
+    "combined_router",
     "dedupe_key",
     "make_policy",
     "stream_name",
@@ -144,6 +145,25 @@ def make_policy(
 
 Handler = Callable[[Any], None]
 BreakCallback = Callable[[Sequence[str], str], None]
+
+
+def combined_router(handlers: Mapping[str, Handler], other: Handler) -> Handler:
+    """The router of a combined-stream connection: ``data`` to the handler of ``stream``, the rest to ``other``.
+
+    The hot path of every market event: one dict lookup by stream name (spot
+    ``bookTicker`` events have no ``e`` to route on) and one call.
+    """
+
+    def route(message: Any) -> None:
+        stream = message.get("stream")
+        if stream is not None:
+            handler = handlers.get(stream)
+            if handler is not None:
+                handler(message["data"])
+                return
+        other(message)
+
+    return route
 
 
 @attrs.define(eq=False)
@@ -283,25 +303,18 @@ class StreamPool:
         return shard
 
     def _router(self, shard: _Shard) -> Handler:
-        handlers = self._handlers
+        return combined_router(self._handlers, lambda message: self._other(shard, message))
 
-        def route(message: Any) -> None:
-            # hot path: one dict lookup by stream name, then the handler
-            stream = message.get("stream")
-            if stream is not None:
-                handler = handlers.get(stream)
-                if handler is not None:
-                    handler(message["data"])
-                    return
-                data = message.get("data")
-                if isinstance(data, dict) and data.get("e") == "serverShutdown":
-                    self._shutdown(shard)
-                    return
-                self.unrouted += 1  # an event of a stream just unsubscribed
-                return
+    def _other(self, shard: _Shard, message: Any) -> None:
+        stream = message.get("stream") if isinstance(message, dict) else None
+        if stream is None:
             self._control(shard, message)
-
-        return route
+            return
+        data = message.get("data")
+        if isinstance(data, dict) and data.get("e") == "serverShutdown":
+            self._shutdown(shard)
+        else:
+            self.unrouted += 1  # an event of a stream just unsubscribed
 
     def _control(self, shard: _Shard, message: Any) -> None:
         if not isinstance(message, dict):

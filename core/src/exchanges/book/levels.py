@@ -18,8 +18,8 @@ Layout of :class:`BookSide` (chosen by measurement, see ``bench/RESULTS.md``):
   top; deeper tombstones wait until the same price comes back (the slot is
   reused, no insert) or a compaction drops them in bulk (amortized O(1) per
   delete). Tombstones at the very top are trimmed after every update, so the
-  best level is always live. Applying a delete therefore costs two dict
-  operations and no parse when nobody reads the book.
+  best level is always live. Applying a delete therefore costs a dict pop and
+  a list append, no parse, no list move.
 
 The numeric key is ``float(price)``: every decimal string of at most 15
 significant digits maps to a distinct double with the same ordering, which
@@ -61,6 +61,21 @@ def _is_zero(quantity: str) -> bool:
     return not quantity.strip("0.")
 
 
+def _parse_key(price: str, sign: int, exact: bool) -> Any:
+    """``sign * price`` as a float (or a Decimal when ``exact``); ValueError unless finite."""
+    try:
+        key: Any = sign * (Decimal(price) if exact else float(price))
+        finite = key - key == 0
+    except (ArithmeticError, ValueError, TypeError):
+        finite = False
+    if not finite:
+        raise ValueError(f"not a finite price: {price!r}")
+    return key
+
+
+LevelCache = dict[str, tuple[RawLevel, OrderBookLevel]]
+
+
 class BookSide:
     """The bids or the asks of a local book (see the module docstring for the layout)."""
 
@@ -88,14 +103,7 @@ class BookSide:
         """The sort key of ``price`` (validated: finite, exact enough for a float key)."""
         if not self._exact and len(price) > _FLOAT_DIGITS and not _float_is_exact_enough(price):
             self._make_exact()
-        try:
-            key: Any = self._sign * (Decimal(price) if self._exact else float(price))
-            finite = key - key == 0
-        except (ArithmeticError, ValueError, TypeError):
-            finite = False
-        if not finite:
-            raise ValueError(f"not a finite price: {price!r}")
-        return key
+        return _parse_key(price, self._sign, self._exact)
 
     def _make_exact(self) -> None:
         # Rare: a price with more than 15 significant digits. Re-key everything with Decimal.
@@ -109,22 +117,20 @@ class BookSide:
         ``"100"`` / ``"100.0"``) keeps the later entry.
         """
         levels = list(levels)
-        self._keys = []
-        self._ps = []
-        self._dead = []
-        self._made = {}
-        self._exact = any(len(lv[0]) > _FLOAT_DIGITS and not _float_is_exact_enough(lv[0]) for lv in levels)
+        exact = any(len(lv[0]) > _FLOAT_DIGITS and not _float_is_exact_enough(lv[0]) for lv in levels)
+        sign = self._sign
         by_key: dict[Any, RawLevel] = {}
-        for level in levels:
-            key = self._key(level[0])
-            if _is_zero(level[1]):
-                by_key.pop(key, None)
-            else:
-                by_key.pop(key, None)  # re-insert so a respelled price keeps its latest spelling
+        for level in levels:  # validate everything before touching the side
+            key = _parse_key(level[0], sign, exact)
+            by_key.pop(key, None)  # re-insert so a respelled price keeps its latest spelling
+            if not _is_zero(level[1]):
                 by_key[key] = level
+        self._exact = exact
         self._keys = sorted(by_key)
         self._ps = [by_key[k][0] for k in self._keys]
         self._m = {level[0]: level for level in by_key.values()}
+        self._dead = []
+        self._made = {}
 
     def update(self, levels: Iterable[RawLevel]) -> None:
         """Apply absolute quantities: set a level, or delete it when the quantity is zero.
@@ -267,8 +273,6 @@ class BookSide:
 
 _new_tuple = tuple.__new__  # OrderBookLevel(...) goes through a Python-level __new__; this does not
 _MAX_MADE = 4096  # cached OrderBookLevel per side before the cache starts over
-
-LevelCache = dict[str, tuple[RawLevel, OrderBookLevel]]
 
 
 def _make_level(raw: RawLevel, count_index: int | None, cache: LevelCache | None) -> OrderBookLevel:

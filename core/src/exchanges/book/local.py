@@ -1,28 +1,33 @@
 """LocalBook: the two sides of one instrument's book, and the books handed to consumers.
 
-What a consumer gets (:meth:`LocalBook.order_book`) is a plain
+What a consumer gets (:meth:`LocalBook.order_book`, and every book
+:class:`~exchanges.book.sync.BookSync` publishes) is a plain
 :class:`~exchanges.models.OrderBook` whose ``bids``/``asks`` are
-:class:`~exchanges.book.levels.LevelsView` objects:
+:class:`~exchanges.book.levels.LevelsView` objects. The choice:
 
 - **Captured at publish time, only to the requested depth.** Publishing copies
-  the best ``depth`` raw levels (``[price, qty]`` string pairs, references to
-  the venue's own objects) into a new list: a slice plus one dict lookup per
-  level, about 0.5 µs for 20 levels. The engine then keeps mutating its own
-  structures; the captured list is never touched again, so a consumer that
-  holds an old book never sees it change.
-- **Materialized lazily.** A level becomes an ``OrderBookLevel`` with two
-  ``Decimal`` parses the first time it is read, and is cached in the view.
-  ``book.best_bid`` parses one level, not the whole side.
+  the best ``depth`` raw levels (references to the venue's own ``[price, qty]``
+  objects, never mutated) into a new list: a slice plus one dict lookup per
+  level, well under 1 µs per side for 20 levels. The engine keeps mutating
+  its own structures; the captured list is never touched again, so a consumer
+  that holds an old book (across awaits, in a list, forever) never sees it
+  change, and reading it never fails.
+- **Materialized lazily.** A level becomes an ``OrderBookLevel`` (two
+  ``Decimal`` parses) the first time it is read, and is cached in the view and,
+  keyed by the raw object, in the side: consecutive books share their
+  unchanged levels, so iterating the top 20 of each update mostly re-uses
+  objects. ``book.best_bid`` builds one level, not the whole side.
 
-Alternatives measured and rejected: building a full ``OrderBook`` of
-``OrderBookLevel`` per update (1000 levels: ~400 µs); a live view with a
-version counter that raises when read after the book moved on (cheaper when
-nobody reads, but a consumer that awaits anything between receiving and
-reading a book would get an error, and with conflation the pending book is
-usually still referenced when the next update lands, so copy-on-write saves
-nothing). ``depth=None`` (the whole book) is supported and still immutable, but
-costs a copy of every level per published update (tens of µs for 1000
-levels): ask for the depth you need.
+Alternatives measured and rejected (``bench/book_bench.py``): building a full
+``OrderBook`` of ``OrderBookLevel`` per update (1000 levels per side: ~1.6 ms
+per update); views over the live structures with a version counter that raise
+when read after the book moved on (no copy at publish, but a consumer that
+awaits anything between receiving and reading gets an error); copy-on-write of
+views at the next mutation (saves nothing: with an awaiting consumer the
+previous book is still referenced by its loop variable when the next update
+lands, so the copy is always made, only later). ``depth=None`` (the whole book)
+is supported and still immutable, but copies every level per published update
+(~80 µs more than depth 20 for 1000 levels): ask for the depth you need.
 """
 
 from __future__ import annotations

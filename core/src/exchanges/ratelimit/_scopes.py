@@ -97,6 +97,12 @@ class RateLimits:
     process draws on the same budget (the ``ip`` limiter always exists, so an IP
     ban or pause reaches every call). A ``connection``-scoped limiter is private
     to this object unless an identity is given for it.
+
+    The constructor is for callers without a context (tests, tools):
+    ``identities`` maps scope -> identity (missing ones: ``ip`` "local",
+    ``account`` "anonymous", ``endpoint`` as ip, ``order`` as account,
+    ``connection`` a fresh token); ``shared`` is the dict the limiters are
+    kept in (``host.shared``).
     """
 
     def __init__(
@@ -113,7 +119,13 @@ class RateLimits:
         private_connection: bool = True,
     ) -> None:
         self.exchange_id = exchange_id
-        self.identities: Mapping[str, str] = dict(identities)
+        given = dict(identities)
+        given.setdefault("ip", "local")
+        given.setdefault("account", "anonymous")
+        given.setdefault("endpoint", given["ip"])
+        given.setdefault("order", given["account"])
+        given.setdefault("connection", f"connection-{next(_connections)}")
+        self.identities: Mapping[str, str] = given
         self.testing = testing
         self._shared = shared
         self._endpoint_costs = dict(endpoint_costs or {})

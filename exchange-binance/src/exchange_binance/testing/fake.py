@@ -19,6 +19,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import attrs
+
 from exchanges.testing.emulator import RecordedRequest, Reply, VenueEmulator
 from exchanges.transport.http import encode_pairs
 

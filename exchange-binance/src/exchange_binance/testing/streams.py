@@ -152,7 +152,7 @@ class StreamsMixin:
         self.ws_api_answers.append((status, code))
         return {"id": request_id, "status": status, "error": {"code": code, "msg": msg}}
 
-    async def terminate_user_stream(self) -> None:
+    async def terminate_user_stream(self: FakeBinance) -> None:  # type: ignore[misc]
         """Push ``eventStreamTerminated`` to every spot subscription (the venue ended them)."""
         await self.push_user({"e": "eventStreamTerminated", "E": now_ms()})
         for session in self.user_sessions:
@@ -187,7 +187,7 @@ class StreamsMixin:
         session.state["listen_key"] = key
         self.user_sessions.append(session)
 
-    async def expire_listen_key(self, *, notify: bool = True) -> str | None:
+    async def expire_listen_key(self: FakeBinance, *, notify: bool = True) -> str | None:  # type: ignore[misc]
         """Expire the listen key (``PUT`` then answers -1125); with ``notify``, push ``listenKeyExpired``."""
         old, self.listen_key = self.listen_key, None
         if notify and old is not None:
