@@ -3,8 +3,8 @@
 The venv is built once for the module: first ``exchange-core`` and
 ``exchange-sim`` alone (the plugin listing is captured at that point), then the
 fixture distributions ``exchange-broken`` (fails on import) and
-``exchange-future`` (requires ``exchange-core>=99``, installed with ``--no-deps``
-as pip would refuse it otherwise). Every check runs in a child process of that
+``exchange-future`` (requires ``exchange-core>=99``), both with ``--no-deps``
+since pip would refuse the second. Every check runs in a child process of that
 venv, through the installed console script where there is one.
 """
 

@@ -218,7 +218,8 @@ class BinanceRest:
         self.time_synced = True
         return self.offset_ms
 
-    async def _ensure_time(self) -> None:
+    async def ensure_time(self) -> None:
+        """Measure the server-time offset unless it was measured already."""
         if self.time_synced:
             return
         async with self._time_lock:
@@ -250,7 +251,7 @@ class BinanceRest:
             if route.security == "key":
                 headers = {"X-MBX-APIKEY": self.signer.api_key}
         if signed:
-            await self._ensure_time()
+            await self.ensure_time()
         costs = {"weight": route.weigh(params)} if route.weigh is not None else None
         retried = False
         while True:

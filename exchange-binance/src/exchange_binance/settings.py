@@ -52,7 +52,7 @@ class BinanceSettings:
     :param book_retry_delay: first delay between snapshot attempts (doubles, capped at 5 s).
     :param ws_ping_interval: seconds between the client's keep-alive pings (None: only answer the server's).
     :param ws_ping_timeout: seconds a pong may take before the socket is replaced.
-    :param ws_max_lifetime: seconds after which a socket is replaced (the venue closes at 24 h).
+    :param ws_max_lifetime: seconds after which a socket is replaced (the venue closes at 24 h; default 23.5 h).
     :param ws_rollover_overlap: seconds the old and the new socket overlap during a replacement.
     :param ws_backoff_base: first reconnect delay ceiling in seconds (full jitter, doubling).
     :param ws_backoff_cap: largest reconnect delay in seconds.

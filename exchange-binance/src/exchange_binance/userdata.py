@@ -152,13 +152,25 @@ class UserData:
             raise AuthenticationError(f"{ex.id}: private streams need credentials (api_key and secret)", exchange=ex.id)
         policy = ex.user_policy(_no_streams, user_dedupe_key)
         if ex.futures:
-            self._connection = WsConnection(self._listen_url, policy, self._route, name=f"{ex.id}-user")
+            self._connection = WsConnection(self._listen_url, policy, self._route, name=f"{ex.id}-user",
+                                            connect_gate=self._gate("ws:connect"))
             await self._connection.start(timeout=ex.settings.ws_open_timeout)
             self._keepalive = asyncio.create_task(self._keep_alive(), name=f"{ex.id}-listen-key")
         else:
+            await ex.rest.ensure_time()  # the subscription is signed with a server-corrected timestamp
             url = ex.context.endpoints["ws_api"].rstrip("/") + "/ws-api/v3"
-            self._connection = WsConnection(url, policy, self._route, name=f"{ex.id}-user", handshake=self._subscribe)
+            self._connection = WsConnection(url, policy, self._route, name=f"{ex.id}-user", handshake=self._subscribe,
+                                            connect_gate=self._gate("ws_api:connect"))
             await self._connection.start(timeout=ex.settings.ws_open_timeout)
+
+    def _gate(self, endpoint: str) -> Any:
+        """Draws ``endpoint``'s registered cost (a WS API connection costs request weight) before a connect."""
+        limits = self.exchange.limits
+
+        async def gate() -> None:
+            await limits.acquire(endpoint=endpoint)
+
+        return gate
 
     async def _stop(self) -> None:
         task, self._keepalive = self._keepalive, None
@@ -183,6 +195,8 @@ class UserData:
         ex = self.exchange
         signer = ex.signer
         assert signer is not None
+        # the request weighs on the REST budget; wait for it before taking the timestamp
+        await ex.limits.acquire(endpoint="ws_api:userDataStream.subscribe.signature")
         params: dict[str, Any] = {"apiKey": signer.api_key, "timestamp": ex.rest.now_ms()}
         if ex.settings.recv_window is not None:
             params["recvWindow"] = ex.settings.recv_window
