@@ -294,7 +294,11 @@ def main() -> None:
     row("orjson.loads of the frame text", loads_us, "(CCXT: ~1.6)")
     row("loads + decode to BookDelta", measure(lambda: run_decode(scenario), args.repeat))
     row("LocalBook.apply of one decoded frame", measure(lambda: run_apply(scenario), args.repeat), "<= 3 (CCXT 10.2)")
-    row("BookSync.feed: sequence policy + apply + crossed check", measure(lambda: run_feed(scenario), args.repeat), "<= 3")
+    row(
+        "BookSync.feed: sequence policy + apply + crossed check",
+        measure(lambda: run_feed(scenario), args.repeat),
+        "<= 3",
+    )
     text_us = measure(lambda: run_text_to_book(scenario), args.repeat)
     row("frame text -> synced book (loads + decode + feed)", text_us, "<= 6 (CCXT 35)")
     row(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exchange_binance.errors import InvalidTimestamp, map_error
+from exchange_binance.errors import InvalidListenKey, InvalidTimestamp, map_error
+from exchange_binance.http import http_error_mapper
 from exchanges import (
     AuthenticationError,
     BadSymbol,
@@ -44,6 +45,7 @@ from exchanges import (
         (400, -4164, "Order's notional must be no smaller than 5", MinNotional),
         (400, -5022, "Due to the order could not be executed as maker, the Post Only order will be rejected.", PostOnlyRejected),
         (400, -4014, "Price not increased by tick size.", PrecisionError),
+        (400, -1125, "This listenKey does not exist.", InvalidListenKey),
     ],
 )
 def test_code_mapping(status: int, code: int, msg: str, expected: type) -> None:
@@ -76,3 +78,21 @@ def test_http_statuses_without_code(status: int, body: object, expected: type) -
 def test_success_is_not_an_error() -> None:
     """A 200 response without a negative code maps to None."""
     assert map_error(200, {}, {"orderId": 1}, "binance") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (503, {"code": -1000, "msg": "Unknown error, please check your request or try again later."}, None),
+        (502, None, None),
+        (408, {"code": -1007, "msg": "Timeout waiting for response from backend server."}, UnknownOutcome),
+        (503, {"code": -1007, "msg": "Timeout waiting for response from backend server."}, UnknownOutcome),
+        (503, {"msg": "Service Unavailable."}, ExchangeUnavailable),
+        (400, {"code": -2013, "msg": "Order does not exist."}, OrderNotFound),
+        (200, {"orderId": 1}, None),
+    ],
+)
+def test_transport_error_mapper(status: int, body: object, expected: type | None) -> None:
+    """The transport's mapper leaves plain 5xx to the transport (idempotency decides) and maps the rest."""
+    error = http_error_mapper("binance")(status, {}, body)
+    assert (type(error) if error is not None else None) is expected

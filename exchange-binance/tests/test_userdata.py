@@ -160,3 +160,19 @@ async def test_private_streams_need_credentials(spot: FakeBinance, connect: Any)
     async with connect(spot, credentials=None) as ex:
         with pytest.raises(AuthenticationError, match="need credentials"):
             await take(ex.execution.watch_orders(), 1)
+
+
+async def test_spot_subscription_resyncs_the_clock_after_1021(spot: FakeBinance, emu: VenueEmulator,
+                                                               connect: Any) -> None:
+    """A subscription refused with -1021 measures the server time again and succeeds on the next socket."""
+    async with connect(spot) as ex:
+        await ex.execution.balances()  # measures the offset once
+        spot.clock_offset_ms = -60_000  # then the venue clock jumps back a minute
+        orders = ex.execution.watch_orders()
+        pending = started(orders)
+        await wait_until(lambda: (200, None) in spot.ws_api_answers)
+        await ex.execution.place_order(Order.limit("BTC/USDT", "buy", "0.001", "29000", client_order_id="c1"))
+        update = await asyncio.wait_for(pending, 5)
+        await orders.aclose()
+    assert spot.ws_api_answers == [(400, -1021), (200, None)]
+    assert len(emu.requests_for("/api/v3/time")) == 2 and update.client_order_id == "c1"
