@@ -45,6 +45,7 @@ __all__ = [
     "USDM_MESSAGES_PER_SECOND",
     "StreamPool",
     "combined_router",
+    "decoder",
     "dedupe_key",
     "make_policy",
     "stream_name",

@@ -1,42 +1,61 @@
-"""Value types of the unified API (attrs, frozen, Decimal prices and quantities)."""
+"""Value types of the unified API (attrs, frozen, Decimal prices and quantities).
 
-from .enums import ExchangeKind, InstrumentType, OrderSide, OrderState, OrderType, PositionSide, TimeInForce
-from .instrument import Instrument
-from .market import Candle, OrderBook, OrderBookLevel, Ticker, Trade
-from .trading import Balance, CancelResult, Fill, Order, OrderResult, OrderStatus, Position, new_client_order_id
+Re-exported lazily (PEP 562): importing ``exchanges.models.enums`` (as the
+descriptors do when plugins are listed) does not build every model class.
+"""
 
-__all__ = [
-    "Balance",
-    "CancelResult",
-    "Candle",
-    "ExchangeKind",
-    "Fill",
-    "Instrument",
-    "InstrumentType",
-    "Order",
-    "OrderBook",
-    "OrderBookLevel",
-    "OrderResult",
-    "OrderSide",
-    "OrderState",
-    "OrderStatus",
-    "OrderType",
-    "Position",
-    "PositionSide",
-    "Ticker",
-    "TimeInForce",
-    "Trade",
-    "converter",
-    "from_dict",
-    "new_client_order_id",
-    "to_dict",
-]
+from __future__ import annotations
+
+from importlib import import_module
+
+TYPE_CHECKING = False
+
+_EXPORTS: dict[str, str] = {
+    "converter": ".convert",
+    "from_dict": ".convert",
+    "to_dict": ".convert",
+    "ExchangeKind": ".enums",
+    "InstrumentType": ".enums",
+    "OrderSide": ".enums",
+    "OrderState": ".enums",
+    "OrderType": ".enums",
+    "PositionSide": ".enums",
+    "TimeInForce": ".enums",
+    "Instrument": ".instrument",
+    "Candle": ".market",
+    "OrderBook": ".market",
+    "OrderBookLevel": ".market",
+    "Ticker": ".market",
+    "Trade": ".market",
+    "Balance": ".trading",
+    "CancelResult": ".trading",
+    "Fill": ".trading",
+    "Order": ".trading",
+    "OrderResult": ".trading",
+    "OrderStatus": ".trading",
+    "Position": ".trading",
+    "new_client_order_id": ".trading",
+}
+
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> object:
-    # The cattrs converter is imported on first use: building it costs more than every model together.
-    if name in ("converter", "from_dict", "to_dict"):
-        from . import convert
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'exchanges.models' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
-        return getattr(convert, name)
-    raise AttributeError(f"module 'exchanges.models' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .convert import converter, from_dict, to_dict
+    from .enums import ExchangeKind, InstrumentType, OrderSide, OrderState, OrderType, PositionSide, TimeInForce
+    from .instrument import Instrument
+    from .market import Candle, OrderBook, OrderBookLevel, Ticker, Trade
+    from .trading import Balance, CancelResult, Fill, Order, OrderResult, OrderStatus, Position, new_client_order_id

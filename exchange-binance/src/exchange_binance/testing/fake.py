@@ -100,8 +100,10 @@ class FakeBinance(StreamsMixin):
                 self.markets[raw] = Market(raw, tick=tick_size, step=step, mid=mid, futures=False, seed=seed)
         self.orders: dict[int, FakeOrder] = {}
         self._order_ids = itertools.count(100_001)
-        self.balances: dict[str, list[Decimal]] = {"USDT": [Decimal(10000), Decimal(0)], "BTC": [Decimal(1), Decimal(0)],
-                                                   "ETH": [Decimal(10), Decimal(0)]}
+        #: asset -> [free, locked] (USD-M: the USDT wallet only; margin is not modelled)
+        self.balances: dict[str, list[Decimal]] = {"USDT": [Decimal(10000), Decimal(0)]}
+        if not futures:
+            self.balances.update({"BTC": [Decimal(1), Decimal(0)], "ETH": [Decimal(10), Decimal(0)]})
         self.positions: dict[str, Decimal] = {}
         self.leverage: dict[str, int] = {}
         #: replies served *after* accepting the next new orders (5xx, disconnect, delay)
