@@ -6,8 +6,7 @@ imports no plugin, no HTTP or websocket library, and almost nothing else.
 
 from __future__ import annotations
 
-from importlib import import_module
-
+from ._lazy import lazy_exports
 from ._version import __version__
 
 TYPE_CHECKING = False  # not imported from typing: `import exchanges` stays cheap
@@ -86,19 +85,11 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, eager=("__version__",))
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'exchanges' has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
 
 
-def __dir__() -> list[str]:
-    return __all__
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only

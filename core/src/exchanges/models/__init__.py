@@ -6,7 +6,7 @@ descriptors do when plugins are listed) does not build every model class.
 
 from __future__ import annotations
 
-from importlib import import_module
+from .._lazy import lazy_exports
 
 TYPE_CHECKING = False
 
@@ -38,19 +38,11 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'exchanges.models' has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
 
 
-def __dir__() -> list[str]:
-    return __all__
 
 
 if TYPE_CHECKING:  # pragma: no cover
