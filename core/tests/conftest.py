@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from core_toys import ToyPlugin, toy_descriptor
 
+from core_toys import ToyPlugin, toy_descriptor
 from exchanges import Host
 
 

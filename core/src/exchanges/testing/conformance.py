@@ -321,7 +321,7 @@ class ConformanceSuite(WsContract):
             seen += 1
             if seen >= self.book_updates:
                 break
-        await stream.aclose()
+        await stream.aclose()  # type: ignore[attr-defined]  # an async generator
         assert seen == self.book_updates
 
     @pytest.mark.asyncio
@@ -330,7 +330,7 @@ class ConformanceSuite(WsContract):
         _skip_unless(descriptor, "watch_trades")
         stream = exchange.market_data.watch_trades(self.trade_symbol)
         trade = await self._next_driven(exchange, stream)
-        await stream.aclose()
+        await stream.aclose()  # type: ignore[attr-defined]  # an async generator
         assert trade.symbol == self.trade_symbol and trade.exchange == self.exchange_id
         assert trade.price > 0 and trade.quantity > 0
 

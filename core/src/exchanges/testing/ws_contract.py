@@ -109,7 +109,7 @@ class WsContract:
                 if done_at is not None and seen > done_at:
                     return seen
         finally:
-            await stream.aclose()
+            await stream.aclose()  # type: ignore[attr-defined]  # an async generator
         return seen
 
     @pytest.mark.asyncio
