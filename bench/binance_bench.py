@@ -45,6 +45,7 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import measure
 from gen_depth import DepthScenario, generate
 
 from exchange_binance import parsing
@@ -229,18 +230,6 @@ def second_connector_memory(count: int) -> tuple[float, float, bool]:
 
     return asyncio.run(main())
 
-
-def measure(fn: Callable[[], float], repeat: int) -> list[float]:
-    """µs per frame of each of ``repeat`` runs, with the GC off during each run."""
-    values = []
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            values.append(fn() / 1000)
-        finally:
-            gc.enable()
-    return values
 
 
 def main() -> None:

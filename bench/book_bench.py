@@ -37,19 +37,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import measure
 from gen_depth import DepthScenario, generate
 
 from exchanges.book import BinanceSpotPolicy, BookDelta, BookSnapshot, BookSync, LocalBook
@@ -255,18 +254,6 @@ def run_naive_full(scenario: DepthScenario, frames: int = 500) -> float:
         )
     return (clock() - start) / frames
 
-
-def measure(fn: Callable[[], float], repeat: int) -> list[float]:
-    """µs per frame of each of ``repeat`` runs, with the GC off during each run."""
-    values = []
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            values.append(fn() / 1000)
-        finally:
-            gc.enable()
-    return values
 
 
 def main() -> None:
