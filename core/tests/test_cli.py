@@ -120,6 +120,15 @@ def test_plugins_check_passes_when_all_loaded(host: Host) -> None:
     assert result.stderr == ""
 
 
+def test_plugins_check_fails_when_a_plugin_is_blocked() -> None:
+    """--check exits 1 when a plugin was blocked by the deny list: it did not load either."""
+    host = Host(environ={"EXCHANGES_DISABLE_PLUGINS": "exchange-sim"})
+    result = invoke(host, "plugins", "--check", "--json")
+    assert result.exit_code == 1
+    assert "sim (blocked)" in result.stderr
+    assert {r["name"]: r["status"] for r in json.loads(result.stdout)}["sim"] == "blocked"
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_plugins_verbose_shows_traceback(cli_host: Host, as_json: bool) -> None:
     """--verbose shows the failed plugin's traceback (in the table view and in the JSON)."""
