@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import re
 import traceback
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 __all__ = ["PluginRecord", "PluginStatus", "check_core_requirement", "discover", "parse_name_list"]
 
 CORE_DIST = "exchange-core"
+_CORE_NAME = re.compile(r"\s*exchange[-_.]core(?![A-Za-z0-9_.-])", re.IGNORECASE)
 GROUP = "exchanges"
 
 
@@ -85,6 +88,10 @@ def core_requirement(dist: md.Distribution | None) -> Requirement | None:
     if dist is None:
         return None
     for text in dist.requires or ():
+        if not _CORE_NAME.match(text):  # parse only the exchange-core line: the parser is not free
+            continue
+        from packaging.requirements import InvalidRequirement, Requirement
+
         try:
             req = Requirement(text)
         except InvalidRequirement:
@@ -101,6 +108,8 @@ def check_core_requirement(req: Requirement | None, core_version: str) -> str | 
     """None when ``core_version`` satisfies ``req``, else a one-line reason."""
     if req is None or not str(req.specifier):
         return None
+    from packaging.version import InvalidVersion, Version
+
     try:
         version = Version(core_version)
     except InvalidVersion:
