@@ -174,3 +174,59 @@ async def test_health_reports_without_raising(toy_host: Host) -> None:
     async with connect("toy", host=toy_host) as ex:
         health = await ex.health()
         assert health.ok and health.connected and health.latency_ms is not None
+
+
+async def test_failed_open_releases_what_it_opened(host: Host) -> None:
+    """When _open fails half-way the connector's _close runs, and the object is not connected."""
+    from core_toys import ToyExchange
+
+    class HalfOpen(ToyExchange):
+        closed = 0
+
+        async def _open(self) -> None:
+            await super()._open()
+            raise ConnectionError("websocket refused")
+
+        async def _close(self) -> None:
+            HalfOpen.closed += 1
+
+    host.register(ToyPlugin(toy_descriptor(connector=HalfOpen)), "p")
+    ex = connect("toy", host=host)
+    with pytest.raises(ConnectionError):
+        await ex.connect()
+    assert HalfOpen.closed == 1 and not ex.is_connected
+
+
+async def test_concurrent_connects_open_once(toy_host: Host) -> None:
+    """Two concurrent connect() calls on one object open it once."""
+    import asyncio
+
+    ex = connect("toy", host=toy_host)
+    await asyncio.gather(ex.connect(), ex.connect())
+    assert ex.opened == 1 and ex.is_connected  # type: ignore[attr-defined]
+    await ex.close()
+
+
+def test_one_host_serves_several_event_loops(toy_host: Host) -> None:
+    """A host used by one asyncio.run after another still loads instruments (no lock bound to a dead loop)."""
+    import asyncio
+
+    async def two_connectors() -> list[str]:
+        a, b = connect("toy", host=toy_host), connect("toy", host=toy_host)
+        await asyncio.gather(a.connect(), b.connect())
+        symbols = [i.symbol for i in b.instruments.list()]
+        await a.close()
+        await b.close()
+        return symbols
+
+    for _ in range(2):
+        toy_host.shared.clear()
+        assert asyncio.run(two_connectors()) == ["BTC/USDT", "BTC/USDT:PERP"]
+
+
+async def test_instrument_tables_differ_without_a_rest_endpoint(host: Host) -> None:
+    """A venue without a 'rest' endpoint still keeps live and testnet instrument tables apart."""
+    host.register(ToyPlugin(toy_descriptor(endpoints={"api": "https://toy.example"},
+                                           testnet_endpoints={"api": "https://testnet.toy.example"})), "p")
+    async with connect("toy", host=host) as live, connect("toy", host=host, testnet=True) as test:
+        assert live.instruments.table is not test.instruments.table

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from core_toys import ToyPlugin, toy_descriptor
-from exchanges import EndpointCost, Host, RateLimitRule, hookimpl
+from exchanges import EndpointCost, Host, PluginLoadError, RateLimitRule, hookimpl
 
 
 def test_hook_register_exchanges(host: Host) -> None:
@@ -135,3 +135,25 @@ def test_hook_resolve_credentials(host: Host, monkeypatch: pytest.MonkeyPatch) -
     assert dict(host.resolve_credentials("toy") or {})["api_key"] == "env-key"
     monkeypatch.setenv("EXCHANGES_TOY_SUB_API_KEY", "sub-key")
     assert dict(host.resolve_credentials("toy", "sub") or {}) == {"api_key": "sub-key"}
+
+
+def test_hook_resolve_credentials_isolates_failing_providers(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider that raises or answers empty is skipped; the next provider (here the environment) answers."""
+    monkeypatch.setenv("EXCHANGES_TOY_API_KEY", "env-key")
+
+    class Broken:
+        @hookimpl(tryfirst=True)
+        def resolve_credentials(self, exchange_id, account):  # type: ignore[no-untyped-def]
+            raise ConnectionError("vault unreachable")
+
+    class Empty:
+        @hookimpl
+        def resolve_credentials(self, exchange_id, account):  # type: ignore[no-untyped-def]
+            return {}
+
+    host.register(Broken(), "broken-vault")
+    host.register(Empty(), "empty-vault")
+    assert dict(host.resolve_credentials("toy") or {}) == {"api_key": "env-key"}
+    host.strict = True
+    with pytest.raises(PluginLoadError, match="'broken-vault' failed in resolve_credentials"):
+        host.resolve_credentials("toy")

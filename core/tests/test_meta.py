@@ -18,7 +18,7 @@ TESTS = Path(__file__).resolve().parent
 @pytest.mark.parametrize("name", hookspecs.spec_names())
 def test_every_hookspec_has_a_test(name: str) -> None:
     """A hookspec without a ``test_hook_<name>`` in core/tests fails the suite."""
-    pattern = re.compile(rf"^def test_hook_{name}\b", re.MULTILINE)
+    pattern = re.compile(rf"^(async )?def test_hook_{name}\b", re.MULTILINE)
     assert any(pattern.search(p.read_text()) for p in TESTS.glob("test_*.py")), f"no test_hook_{name}"
 
 

@@ -57,7 +57,8 @@ def test_documented_examples(text: str, expected: Symbol) -> None:
 @pytest.mark.parametrize(
     "text",
     ["BTCUSDT", "BTC/", "/USDT", "BTC/USDT:", "BTC/USDT:SWAP", "BTC/USDT:FUT:2024-12-31", "BTC/USDT:FUT:20241331",
-     "BTC/USDT:OPT:X:1:20241231", "BTC/USDT:OPT:C:0:20241231", "BTC-USDT", " BTC/USDT", "BTC/USDT:perp", ""],
+     "BTC/USDT:OPT:X:1:20241231", "BTC/USDT:OPT:C:0:20241231", "BTC-USDT", " BTC/USDT", "BTC/USDT:perp", "",
+     "BTC/USDT\n"],
 )
 def test_bad_symbol_quotes_text(text: str) -> None:
     """Text outside the grammar raises BadSymbol quoting the text."""

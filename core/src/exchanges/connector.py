@@ -12,6 +12,7 @@ rules before the plugin's code runs, so a bad order never leaves the process.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import time
@@ -283,6 +284,7 @@ class BaseExchange:
         self.context = context
         self.descriptor = context.descriptor
         self._connected = False
+        self._connect_lock: asyncio.Lock | None = None
 
     @property
     def id(self) -> str:
@@ -295,16 +297,22 @@ class BaseExchange:
         return self._connected
 
     async def connect(self) -> None:
-        """Open sessions and load instruments. Idempotent."""
+        """Open sessions and load instruments. Idempotent; concurrent calls open once."""
         if self._connected:
             return
-        await self._open()
-        try:
-            await self.instruments.load()
-        except BaseException:
-            await self._close()
-            raise
-        self._connected = True
+        if self._connect_lock is None:
+            self._connect_lock = asyncio.Lock()
+        async with self._connect_lock:
+            if self._connected:
+                return
+            try:
+                await self._open()
+                await self.instruments.load()
+            except BaseException:
+                # _open may have failed half-way (HTTP session open, websocket not): release what it opened.
+                await self._close()
+                raise
+            self._connected = True
 
     async def close(self) -> None:
         """Close every session and stream. Idempotent."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from .symbols import SymbolMapper
 
 __all__ = ["Host", "PluginRecord", "PluginStatus", "UnknownExchange"]
+
+_log = logging.getLogger("exchanges.host")
 
 
 class UnknownExchange(ExchangeError):
@@ -323,8 +326,21 @@ class Host:
     def resolve_credentials(self, exchange_id: str, account: str | None = None) -> Mapping[str, str] | None:
         """Ask plugins for credentials (first answer wins; the environment provider runs last)."""
         self.load()
-        result: Mapping[str, str] | None = self._pm.hook.resolve_credentials(exchange_id=exchange_id, account=account)
-        return result
+        # Called one provider at a time (in pluggy's call order) so that one failing provider, say an
+        # unreachable vault, neither stops connect() nor hides the providers after it; empty answers pass.
+        for impl in reversed(self._pm.hook.resolve_credentials.get_hookimpls()):
+            try:
+                found: Mapping[str, str] | None = impl.function(exchange_id=exchange_id, account=account)
+            except Exception as exc:  # noqa: BLE001 - isolate the plugin, whatever it raises
+                if self.strict:
+                    raise PluginLoadError(f"plugin {impl.plugin_name!r} failed in resolve_credentials: "
+                                          f"{type(exc).__name__}") from None
+                _log.warning("plugin %r failed in resolve_credentials for %s: %s; trying the next provider",
+                             impl.plugin_name, exchange_id, type(exc).__name__)
+                continue
+            if found:
+                return found
+        return None
 
     def add_commands(self, cli: click.Group) -> None:
         """Let each plugin add CLI commands; a plugin whose hook raises is marked failed and skipped."""

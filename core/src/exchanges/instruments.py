@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Iterable
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -66,15 +67,19 @@ class Instruments:
         """True once :meth:`load` succeeded."""
         return self._table is not None
 
-    def _cache_key(self) -> tuple[str, str]:
+    def _cache_key(self) -> tuple[object, ...]:
         ctx = self._exchange.context
-        return (ctx.descriptor.id, ctx.endpoints.get("rest", ""))
+        # The REST endpoint when the venue has one (where instruments come from); otherwise every endpoint.
+        where = ctx.endpoints.get("rest") or tuple(sorted(ctx.endpoints.items()))
+        return ("instruments", ctx.descriptor.id, ctx.testnet, where)
 
     async def load(self, *, reload: bool = False) -> None:
         """Load the instrument table (once per venue and endpoint in the process unless ``reload``)."""
         shared = self._exchange.context.host.shared
-        key = ("instruments", *self._cache_key())
-        lock = shared.setdefault(("instruments-lock", *self._cache_key()), asyncio.Lock())
+        key = self._cache_key()
+        # asyncio locks belong to one event loop; a host may outlive several (asyncio.run twice, tests).
+        locks = shared.setdefault("instrument-locks", weakref.WeakKeyDictionary())
+        lock = locks.setdefault(asyncio.get_running_loop(), {}).setdefault(key, asyncio.Lock())
         async with lock:
             table = None if reload else shared.get(key)
             if table is None:

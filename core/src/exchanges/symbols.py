@@ -30,7 +30,7 @@ _PATTERN = re.compile(
     rf"^(?P<base>{_ASSET})/(?P<quote>{_ASSET})"
     r"(?::(?:(?P<perp>PERP)"
     r"|FUT:(?P<fut>\d{8})"
-    r"|OPT:(?P<right>[CP]):(?P<strike>\d+(?:\.\d+)?):(?P<opt>\d{8})))?$"
+    r"|OPT:(?P<right>[CP]):(?P<strike>\d+(?:\.\d+)?):(?P<opt>\d{8})))?"
 )
 
 
@@ -60,7 +60,7 @@ def parse_symbol(text: str) -> Symbol:
     """Parse a unified symbol; raise :class:`BadSymbol` quoting the text when it does not fit the grammar."""
     if not isinstance(text, str):
         raise BadSymbol(f"a symbol must be a string, got {text!r}", symbol=str(text))
-    match = _PATTERN.match(text)
+    match = _PATTERN.fullmatch(text)
     if match is None:
         raise BadSymbol(
             f"bad symbol {text!r}: expected BASE/QUOTE, BASE/QUOTE:PERP, BASE/QUOTE:FUT:YYYYMMDD "
