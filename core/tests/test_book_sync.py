@@ -411,3 +411,37 @@ async def test_close_cancels_a_pending_fetch() -> None:
         await asyncio.wait_for(waiting, 5)
     assert sync.state is BookState.CLOSED and not sync.feed(spot(101, 101))
     assert repr(sync).startswith("BookSync(binance:BTC/USDT, closed")
+
+
+async def test_failed_book_wakes_and_refuses_waiters() -> None:
+    """Once snapshot attempts run out, wait_synced() and a new watch() raise StaleBook instead of hanging."""
+    fetcher = Fetcher(NetworkError("down"), NetworkError("down"))
+    sync = make(fetcher, max_attempts=2)
+    waiter = asyncio.create_task(sync.wait_synced())
+    sync.start()
+    with pytest.raises(StaleBook, match="could not be rebuilt"):
+        await asyncio.wait_for(waiter, 5)
+    with pytest.raises(StaleBook, match="could not be rebuilt"):
+        await asyncio.wait_for(anext(sync.watch(5)), 5)
+    await sync.close()
+
+
+async def test_stream_snapshot_during_a_failing_fetch_keeps_the_book_synced() -> None:
+    """A stream snapshot that syncs the book while a REST fetch is in flight is not undone when the fetch fails."""
+    fetcher = Fetcher(NetworkError("late failure"))
+    fetcher.gate = asyncio.Event()
+    sync = make(fetcher, max_attempts=1)
+    events = sync.events()
+    sync.start()
+    await asyncio.sleep(0)
+    assert fetcher.calls == 1  # the fetch is in flight
+    sync.feed_snapshot(snap(10))
+    assert (await next_event(events)).kind is BookEventKind.SYNCED
+    fetcher.gate.set()
+    while fetcher.results:  # the fetch raises right after taking its scripted failure
+        await asyncio.sleep(0)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert sync.state is BookState.SYNCED
+    assert events.pending == 0  # no STALE or FAILED event for a healthy book
+    await sync.close()

@@ -156,6 +156,7 @@ class BookSync:
         self._topics: dict[int | None, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._synced_event: asyncio.Event | None = None
+        self._failure: StaleBook | None = None
 
     # -- state -----------------------------------------------------------------------------
 
@@ -190,6 +191,8 @@ class BookSync:
         while self._state is not _SYNCED:
             if self._state is _CLOSED:
                 raise StaleBook(f"{self.exchange} {self.symbol}: book sync is closed")
+            if self._state is BookState.FAILED:
+                raise self._failed_error()
             if self._synced_event is None:
                 self._synced_event = asyncio.Event()
             await self._synced_event.wait()
@@ -203,6 +206,8 @@ class BookSync:
         """
         if self._state is BookState.FAILED:
             self._state = BookState.STALE if self._synced_once else BookState.WAITING
+            if self._synced_event is not None:
+                self._synced_event.clear()  # it was set to wake waiters on the failure
         if self._state is not _SYNCED and self._state is not _CLOSED:
             self._ensure_resync()
 
@@ -291,6 +296,8 @@ class BookSync:
 
     async def watch(self, depth: int | None = None) -> AsyncIterator[OrderBook]:
         """Yield synced books (the current one first, if synced); a slow consumer gets the latest."""
+        if self._state is BookState.FAILED:
+            raise self._failed_error()  # a watcher arriving after the failure must not wait forever
         sub = self.subscribe(depth)
         try:
             if self._state is _SYNCED:
@@ -393,6 +400,8 @@ class BookSync:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any fetch failure is retried, then reported
+                if self._state is not BookState.WAITING and self._state is not BookState.STALE:
+                    return  # a stream snapshot synced the book (or it closed) while we were fetching
                 reason = f"snapshot fetch failed: {type(exc).__name__}: {exc}"
             else:
                 if snapshot is None:
@@ -446,9 +455,14 @@ class BookSync:
     def _fail(self, reason: str) -> None:
         self._state = BookState.FAILED
         self._emit(BookEventKind.FAILED, reason)
-        error = StaleBook(f"{self.exchange} {self.symbol}: order book could not be rebuilt: {reason}")
+        error = self._failure = StaleBook(f"{self.exchange} {self.symbol}: order book could not be rebuilt: {reason}")
         for topic in self._topics.values():
             self.bus.fail(topic, error)
+        if self._synced_event is not None:
+            self._synced_event.set()  # wake wait_synced() so it raises instead of waiting forever
+
+    def _failed_error(self) -> StaleBook:
+        return self._failure or StaleBook(f"{self.exchange} {self.symbol}: order book could not be rebuilt")
 
     def __repr__(self) -> str:
         return f"BookSync({self.exchange}:{self.symbol}, {self._state.value}, policy={self.policy.name})"
