@@ -497,3 +497,14 @@ async def test_from_context_uses_http_endpoints_and_scrubs_credentials(venue: Ve
     assert venue.seen[-1].path == "/v1/echo"
     assert secret not in str(info.value)
     assert "bad key <redacted>" in str(info.value)
+
+
+def test_prepared_request_repr_hides_keys_and_signatures() -> None:
+    """A PreparedRequest in a log line or traceback shows neither the API key header nor the signature."""
+    from exchanges.transport.http import PreparedRequest
+
+    request = PreparedRequest("POST", "/api/v3/order", (("symbol", "BTCUSDT"), ("signature", "deadbeefcafe")),
+                              headers={"X-MBX-APIKEY": "MYAPIKEY123"})
+    text = repr(request)
+    assert "MYAPIKEY123" not in text and "deadbeefcafe" not in text
+    assert "POST /api/v3/order?symbol=BTCUSDT&signature=<redacted>" in text and "X-MBX-APIKEY" in text

@@ -55,7 +55,6 @@ async def test_slow_sink_overflows_loudly() -> None:
     await asyncio.sleep(0)
     for i in range(10):
         bus.publish("t", i)
-    with pytest.raises(ExceptionGroup) as err:
+    with pytest.raises(SubscriptionOverflow):
         await asyncio.wait_for(task, 5)
-    assert err.group_contains(SubscriptionOverflow)
     assert written == [0, 1, "closed"]  # the two buffered events, then the error; the sink is closed

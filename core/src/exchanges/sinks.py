@@ -92,6 +92,10 @@ async def pump(bus: EventBus, topics: Iterable[str], sink: Sink, *, maxsize: int
         async with asyncio.TaskGroup() as group:
             for sub in subs:
                 group.create_task(drain(sub))
+    except ExceptionGroup as group_error:
+        if len(group_error.exceptions) == 1:  # one failing topic: raise its error as documented
+            raise group_error.exceptions[0] from None
+        raise
     finally:
         for sub in subs:
             sub.close()

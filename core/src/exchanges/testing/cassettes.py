@@ -34,13 +34,14 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import orjson
 import vcr
 from vcr.request import Request
 
 from ..errors import ConfigError
+from ..transport._http_types import SENSITIVE_PARAMS, redact, scrub_query
 
 __all__ = [
     "RECORD_MODES",
@@ -70,13 +71,9 @@ SECRET_HEADERS: frozenset[str] = frozenset(
         "cookie", "x-api-key", "api-key", "x-api-signature", "proxy-authorization",
     }
 )
-#: Query, form and JSON parameter names whose values are replaced (case-insensitive).
-SECRET_PARAMS: frozenset[str] = frozenset(
-    {
-        "signature", "sign", "apikey", "api_key", "secret", "secretkey", "secret_key", "passphrase",
-        "password", "private_key", "privatekey", "token", "access_token",
-    }
-)
+#: Query, form and JSON parameter names whose values are replaced (case-insensitive): the same set
+#: the HTTP transport keeps out of its logs.
+SECRET_PARAMS: frozenset[str] = SENSITIVE_PARAMS
 #: Parameter names ignored when matching (values change on every run).
 VOLATILE_PARAMS: frozenset[str] = frozenset(
     {"timestamp", "signature", "recvwindow", "nonce", "expiresafter", "ts", "sign"}
@@ -100,24 +97,6 @@ def resolve_record_mode(record_mode: str | None = None, *, config: Any = None) -
     if mode not in RECORD_MODES:
         raise ConfigError(f"record mode {mode!r} is not one of {', '.join(RECORD_MODES)}")
     return mode
-
-
-def _replace_secrets(text: str, secrets: Iterable[str]) -> str:
-    for value in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-        encoded = quote(value, safe="")
-        if encoded != value:
-            text = text.replace(encoded, REDACTED)
-    return text
-
-
-def _scrub_pairs(raw: str, names: frozenset[str]) -> str:
-    """``k=v&...`` with the values of ``names`` replaced, everything else byte for byte as it was."""
-    parts = []
-    for part in raw.split("&"):
-        name, sep, _ = part.partition("=")
-        parts.append(f"{name}={REDACTED}" if sep and name.lower() in names else part)
-    return "&".join(parts)
 
 
 def _scrub_json(value: Any, names: frozenset[str]) -> Any:
@@ -156,8 +135,8 @@ def _scrub_body(body: Any, names: frozenset[str], secrets: Iterable[str], conten
         except orjson.JSONDecodeError:
             pass
     elif _looks_like_form(text, content_type):
-        text = _scrub_pairs(text, names)
-    text = _replace_secrets(text, secrets)
+        text = scrub_query(text, sensitive=names)
+    text = redact(text, secrets)
     return text.encode() if isinstance(body, bytes | bytearray) else text
 
 
@@ -172,11 +151,11 @@ def scrub_request(
         if name.lower() in headers:
             request.headers[name] = REDACTED
         else:
-            request.headers[name] = _replace_secrets(str(request.headers[name]), secrets)
+            request.headers[name] = redact(str(request.headers[name]), secrets)
     parts = urlsplit(request.uri)
     if parts.query:
-        request.uri = urlunsplit(parts._replace(query=_scrub_pairs(parts.query, params)))
-    request.uri = _replace_secrets(request.uri, secrets)
+        request.uri = urlunsplit(parts._replace(query=scrub_query(parts.query, sensitive=params)))
+    request.uri = redact(request.uri, secrets)
     content_type = str(request.headers.get("Content-Type", "")).lower()
     request.body = _scrub_body(request.body, params, secrets, content_type)
     return request
@@ -191,12 +170,12 @@ def scrub_response(response: dict[str, Any], *, secrets: Iterable[str] = ()) -> 
         if name.lower() == "set-cookie":
             del headers[name]
         else:
-            headers[name] = [_replace_secrets(str(v), secrets) for v in headers[name]]
+            headers[name] = [redact(str(v), secrets) for v in headers[name]]
     body = response.get("body") or {}
     if "string" in body:
         text = _body_text(body["string"])
         if text is not None:
-            text = _replace_secrets(text, secrets)
+            text = redact(text, secrets)
             body["string"] = text.encode() if isinstance(body["string"], bytes) else text
     return response
 

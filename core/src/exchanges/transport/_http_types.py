@@ -34,8 +34,8 @@ __all__ = [
 #: Query / form parameter names whose values never reach a log line or an error message.
 SENSITIVE_PARAMS: frozenset[str] = frozenset(
     {
-        "signature", "sign", "apikey", "api_key", "key", "secret", "secretkey", "passphrase",
-        "password", "token", "access_token", "listenkey", "private_key",
+        "signature", "sign", "apikey", "api_key", "key", "secret", "secretkey", "secret_key", "passphrase",
+        "password", "token", "access_token", "listenkey", "private_key", "privatekey",
     }
 )
 
@@ -121,12 +121,20 @@ class PreparedRequest:
 
     method: str
     path: str
-    params: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = None
-    headers: Mapping[str, str] = attrs.field(factory=dict, converter=lambda h: MappingProxyType(dict(h)))
+    # params, body, headers and json may carry keys and signatures: kept out of repr (see __repr__)
+    params: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
+    body: bytes | None = attrs.field(default=None, repr=False)
+    headers: Mapping[str, str] = attrs.field(
+        factory=dict, converter=lambda h: MappingProxyType(dict(h)), repr=False
+    )
     timestamp: int = 0
-    json: Any = None
+    json: Any = attrs.field(default=None, repr=False)
     base: str = "rest"
+
+    def __repr__(self) -> str:
+        query = scrub_query(self.query_string)
+        shown = f"{self.path}?{query}" if query else self.path
+        return f"PreparedRequest({self.method} {shown}, headers=[{', '.join(sorted(self.headers))}], base={self.base!r})"
 
     @property
     def query_string(self) -> str:
