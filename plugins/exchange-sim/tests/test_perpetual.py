@@ -153,3 +153,44 @@ async def test_margin_shortfall_is_insufficient_funds(open_sim, set_book: Callab
         with pytest.raises(InsufficientFunds, match="USDT.*1206"):
             await ex.execution.place_order(Order.market(PERP, "buy", "0.2"))  # margin 1200 + fee 6
         assert await ex.execution.balances() == {"USDT": Balance("USDT", D(1000), D(0))}
+
+
+async def test_closing_order_reserves_margin_in_case_it_opens_later(open_sim, set_book: Callable[..., None]) -> None:
+    """A non-reduce-only order reserves margin for all of it even while it would close the position."""
+    async with open_sim(balances={"USDT": "1300"}) as ex:
+        set_book(ex, PERP, bids=[("59000.0", "5")], asks=[("60000.0", "5")])
+        await ex.execution.place_order(Order.market(PERP, "buy", "0.1"))  # margin 600, fee 3
+        resting = await ex.execution.place_order(Order.limit(PERP, "sell", "0.1", "61000.0"))
+        assert await _usdt(ex) == Balance("USDT", D("83.95"), D("1213.05"))  # + margin 610, fee 3.05
+        before = await ex.execution.balances()
+        with pytest.raises(InsufficientFunds, match=r"USDT.*618\.075"):  # margin 615 + fee 3.075
+            await ex.execution.place_order(Order.limit(PERP, "sell", "0.1", "61500.0"))
+        assert await ex.execution.balances() == before
+        # a market close trades at once, so it locks only its fee: closed at 59000, -100, fee 2.95
+        await ex.execution.place_order(Order.market(PERP, "sell", "0.1"))
+        assert await ex.execution.positions() == []
+        set_book(ex, PERP, bids=[("59000.0", "5")])  # our ask is now the only one
+        ex.venue.submit_external(PERP, "buy", "0.1", "61000.0")
+        assert (await ex.execution.order_status(resting.order_id, PERP)).state is OrderState.FILLED
+        (position,) = await ex.execution.positions()
+        assert (position.side, position.quantity, position.entry_price) == (PositionSide.SHORT, D("0.1"), D(61000))
+        # margin 610 and the maker fee 1.22 came out of the reserve; its last 1.83 returned to free
+        assert await _usdt(ex) == Balance("USDT", D("582.83"), D(610))
+
+
+
+async def test_lowering_leverage_tops_up_resting_orders(open_sim, set_book: Callable[..., None]) -> None:
+    """Lowering the leverage locks the extra margin of resting orders, or raises InsufficientFunds changing nothing."""
+    async with open_sim(balances={"USDT": "3000"}) as ex:
+        set_book(ex, PERP, asks=[("60000.0", "5")])
+        resting = await ex.execution.place_order(Order.limit(PERP, "buy", "0.1", "50000.0"))  # margin 500, fee 2.5
+        assert await _usdt(ex) == Balance("USDT", D("2497.5"), D("502.5"))
+        with pytest.raises(InsufficientFunds, match=r"USDT.*4500"):  # margin 5000 at 1x
+            await ex.execution.set_leverage(PERP, 1)
+        assert (await _usdt(ex), ex.venue.account.leverage(PERP)) == (Balance("USDT", D("2497.5"), D("502.5")), 10)
+        assert await ex.execution.set_leverage(PERP, 2) == D(2)  # margin 2500: 2000 more locked
+        assert await _usdt(ex) == Balance("USDT", D("497.5"), D("2502.5"))
+        ex.venue.submit_external(PERP, "sell", "0.1", "50000.0")
+        assert (await ex.execution.order_status(resting.order_id, PERP)).state is OrderState.FILLED
+        # margin 2500 and the maker fee 1 came out of the reserve; its last 1.5 returned to free
+        assert await _usdt(ex) == Balance("USDT", D(499), D(2500))

@@ -7,6 +7,18 @@ order is done. So ``locked`` is always the sum of the reserves plus the margin
 of open positions, and nothing is created or lost by rounding: a reserve is
 released as the exact amount that remains of it.
 
+A perpetual order that is not reduce-only reserves the taker fee plus the
+margin of everything except the part that trades *at once* (on acceptance, or
+when a stop fires) against the current position. Only that part is sure to
+close: a part that rests may fill after the position was closed another way,
+and it then opens a new position whose margin must already be locked. (Margin
+reserved for a resting part that fills as a reduction stays in the reserve
+until the order is done.) Reduce-only orders reserve only the fee; they expire
+when the position changes under them. Lowering the leverage tops up the reserves of
+resting perpetual orders to the margin at the new rate, or raises
+:class:`InsufficientFunds` changing nothing, so an order's fill never takes its
+margin from ``free``.
+
 Fees are rates on notional, charged in the quote currency (the maker rate for
 fills of resting orders, the taker rate otherwise). Perpetual positions keep
 their margin (notional / leverage, rounded up to 1e-8) locked; realised pnl
@@ -16,7 +28,7 @@ liquidation engine: a loss larger than the free balance leaves it negative.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Protocol
 
@@ -161,25 +173,25 @@ class Account:
         return self.maker_fee if is_maker else self.taker_fee
 
     def requirement(
-        self, spec: MarketSpec, side: OrderSide, quantity: Decimal, notional: Decimal, *, reduce_only: bool = False
+        self, spec: MarketSpec, side: OrderSide, quantity: Decimal, notional: Decimal, *,
+        reduce_only: bool = False, closing: Decimal = _ZERO,
     ) -> tuple[str, Decimal]:
         """Currency and amount to lock for an order of ``quantity`` expected to trade for ``notional``.
 
         Spot buys lock the notional plus the taker fee (the worst rate), spot
-        sells the base quantity; perpetual orders lock the taker fee plus the
-        margin of the part that would open or grow a position.
+        sells the base quantity; perpetual orders lock the taker fee plus, unless
+        reduce-only, the margin of ``notional`` less ``closing``: the notional of
+        the part that trades at once and reduces the current position. Anything
+        else may open a position by the time it fills, so its margin is locked.
         """
         if not spec.is_perpetual:
             if side is OrderSide.BUY:
                 return spec.quote, notional * (1 + self.taker_fee)
             return spec.base, quantity
         fee = notional * self.taker_fee
-        if reduce_only or quantity == 0:
+        if reduce_only:
             return spec.quote, fee
-        position = self.position(spec.symbol).quantity
-        closable = abs(position) if (position > 0) != (side is OrderSide.BUY) and position != 0 else _ZERO
-        opening = max(_ZERO, quantity - closable)
-        return spec.quote, fee + margin_for(notional * opening / quantity, self.leverage(spec.symbol))
+        return spec.quote, fee + margin_for(notional - closing, self.leverage(spec.symbol))
 
     # -- fills ------------------------------------------------------------------------
 
@@ -238,17 +250,30 @@ class Account:
         """Leverage in force for a perpetual symbol."""
         return self._leverage.get(symbol, self.default_leverage)
 
-    def set_leverage(self, spec: MarketSpec, leverage: int) -> None:
-        """Change the leverage; an open position's margin is re-locked at the new rate."""
+    def set_leverage(
+        self, spec: MarketSpec, leverage: int, resting: Iterable[tuple[ReserveHolder, Decimal]] = ()
+    ) -> None:
+        """Change the leverage; an open position's margin is re-locked at the new rate.
+
+        ``resting`` gives the open (non-reduce-only) orders of the symbol with
+        the notional still to fill: a reserve short of that notional's margin
+        at the new rate plus its taker fee is topped up. If free cannot pay
+        for all of it, :class:`InsufficientFunds` is raised and nothing changes.
+        """
         pos = self.position(spec.symbol)
+        delta = _ZERO
         if pos.quantity != 0 and pos.entry_price is not None:
-            margin = margin_for(abs(pos.quantity) * pos.entry_price, leverage)
-            delta = margin - pos.margin
-            if delta > 0:
-                self.lock(spec.quote, delta, purpose=f"leverage {leverage}x on the open position")
-            else:
-                self.unlock(spec.quote, -delta)
-            pos.margin = margin
+            delta = margin_for(abs(pos.quantity) * pos.entry_price, leverage) - pos.margin
+        top_ups = [
+            (holder, max(_ZERO, margin_for(notional, leverage) + notional * self.taker_fee - holder.reserve))
+            for holder, notional in resting
+        ]
+        need = max(delta, _ZERO) + sum((extra for _, extra in top_ups), _ZERO)
+        self.lock(spec.quote, need, purpose=f"leverage {leverage}x on the open position and orders")
+        self.unlock(spec.quote, max(-delta, _ZERO))
+        pos.margin += delta
+        for holder, extra in top_ups:
+            holder.reserve += extra
         self._leverage[spec.symbol] = leverage
 
     def position(self, symbol: str) -> PositionState:

@@ -210,7 +210,7 @@ class SimExecution(Execution):
         return self.exchange.venue.positions(symbol)
 
     async def set_leverage(self, symbol: str, leverage: int) -> Decimal:
-        """Set the perpetual's leverage (1 to 125); an open position's margin is re-locked."""
+        """Set the perpetual's leverage (1 to 125); the margin of the position and resting orders is re-locked."""
         venue = self.exchange.venue
         inst = self.exchange.instruments.get(symbol)
         spec = next(m for m in MARKETS if m.symbol == inst.symbol)
@@ -219,7 +219,7 @@ class SimExecution(Execution):
         if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= 125:
             raise InvalidOrder(f"leverage must be an integer from 1 to 125, got {leverage!r}", exchange=EXCHANGE_ID)
         try:
-            venue.account.set_leverage(spec, leverage)
+            venue.desk.set_leverage(spec, leverage)
             venue.outbox.balances_changed = True
         finally:
             venue.flush()

@@ -133,6 +133,7 @@ class OrderDesk:
         self, spec: MarketSpec, engine: MatchingEngine, order: Order, *, triggered: bool
     ) -> tuple[str, Decimal]:
         quantity = order.quantity or _ZERO
+        closing = _ZERO
         if order.stop_price is not None and not triggered:
             # an untriggered stop is funded at its limit (or stop) price; re-funded when it fires
             estimate = order.price if order.price is not None else order.stop_price
@@ -141,7 +142,14 @@ class OrderDesk:
             taken, notional = engine.preview(order.side, quantity, order.price, owner=ME)
             if order.price is not None:
                 notional += (quantity - taken) * order.price
-        return self._venue.account.requirement(spec, order.side, quantity, notional, reduce_only=order.reduce_only)
+            if spec.is_perpetual:
+                # what trades at once against the position we hold now closes it (the best prices come first);
+                # a part that rests may open a position later, whatever the position is now
+                held = self._venue.account.position(spec.symbol).quantity
+                if held != 0 and (held > 0) != (order.side is OrderSide.BUY):
+                    _, closing = engine.preview(order.side, min(taken, abs(held)), order.price, owner=ME)
+        return self._venue.account.requirement(spec, order.side, quantity, notional, reduce_only=order.reduce_only,
+                                               closing=closing)
 
     # -- matches ----------------------------------------------------------------------
 
@@ -239,6 +247,20 @@ class OrderDesk:
                 record.reason = "reduce-only: the position changed and this order would now increase or flip it"
                 self._touch(record)
                 self._venue.outbox.book_changed(spec.symbol)
+
+    def set_leverage(self, spec: MarketSpec, leverage: int) -> None:
+        """Change the leverage, topping up the margin reserved by our resting orders on ``spec``.
+
+        Stops waiting for their trigger are left alone: they are funded again,
+        at the leverage then in force, when they fire.
+        """
+        resting = [
+            (record, record.engine_order.remaining * record.engine_order.price)
+            for record in self._open(spec.symbol)
+            if not record.request.reduce_only and not record.engine_order.is_stop
+            and record.engine_order.price is not None
+        ]
+        self._venue.account.set_leverage(spec, leverage, resting)
 
     # -- cancelling and queries ---------------------------------------------------------
 
