@@ -208,8 +208,11 @@ async def test_bridging_rules(futures: bool, events: list[tuple[int, int, int | 
                               sequence: int | None) -> None:
     """Buffered events are bridged onto the snapshot with each product's documented rule."""
     snapshots = [{"lastUpdateId": 100, "bids": [["99.0", "2.0"]], "asks": [["101.0", "2.0"]]}]
+    fetches = 0
 
     async def fetch() -> Any:
+        nonlocal fetches
+        fetches += 1
         if not snapshots:
             await asyncio.Event().wait()  # no second snapshot: stay unsynced
         return snapshot_from(snapshots.pop())
@@ -220,13 +223,14 @@ async def test_bridging_rules(futures: bool, events: list[tuple[int, int, int | 
     for event in _events(events):
         handler(event)
     sync.start()
-    await asyncio.sleep(0.01)
-    assert sync.is_synced is synced
     if synced:
+        await asyncio.wait_for(sync.wait_synced(), 5)
         assert sync.sequence == sequence
         assert sync.order_book().best_bid == Decimal(99)
     else:
-        assert sync.state in (BookState.WAITING, BookState.STALE)
+        # the snapshot was fetched and bridging onto it failed: the book asks for another one
+        await wait_until(lambda: not snapshots and fetches == 2)
+        assert not sync.is_synced and sync.state in (BookState.WAITING, BookState.STALE)
     await sync.close()
 
 

@@ -50,49 +50,52 @@ from exchanges import (
 )
 def test_code_mapping(status: int, code: int, msg: str, expected: type) -> None:
     """Each documented code maps to its unified error, keeping the venue message and code."""
-    error = map_error(status, {}, {"code": code, "msg": msg}, "binance")
+    error = map_error(status, {}, {"code": code, "msg": msg}, "binance", futures=False)
     assert type(error) is expected
     assert f"(code {code})" in str(error) and msg in str(error) and error.exchange == "binance"
 
 
 def test_rate_limit_statuses_carry_retry_after() -> None:
     """418 and 429 become RateLimited with the Retry-After seconds."""
-    error = map_error(418, {"Retry-After": "120"}, {"code": -1003, "msg": "banned"}, "binance")
+    error = map_error(418, {"Retry-After": "120"}, {"code": -1003, "msg": "banned"}, "binance", futures=False)
     assert isinstance(error, RateLimited) and error.retry_after == 120.0
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "expected"),
+    ("futures", "status", "body", "expected"),
     [
-        (503, {"msg": "Service Unavailable."}, ExchangeUnavailable),
-        (503, {"msg": "Unknown error, please check your request or try again later."}, UnknownOutcome),
-        (502, "<html>bad gateway</html>", UnknownOutcome),
-        (404, "not found", ExchangeError),
+        (True, 503, {"msg": "Service Unavailable."}, ExchangeUnavailable),
+        (False, 503, {"msg": "Service Unavailable."}, UnknownOutcome),  # spot: any 5xx is status unknown
+        (True, 503, {"msg": "Unknown error, please check your request or try again later."}, UnknownOutcome),
+        (False, 503, {"msg": "Unknown error, please check your request or try again later."}, UnknownOutcome),
+        (False, 502, "<html>bad gateway</html>", UnknownOutcome),
+        (False, 404, "not found", ExchangeError),
     ],
 )
-def test_http_statuses_without_code(status: int, body: object, expected: type) -> None:
-    """Server errors are unknown outcomes unless the venue says the request failed."""
-    assert type(map_error(status, {}, body, "binance")) is expected
+def test_http_statuses_without_code(futures: bool, status: int, body: object, expected: type) -> None:
+    """Server errors are unknown outcomes unless the venue says the request failed (USD-M's "Service Unavailable.")."""
+    assert type(map_error(status, {}, body, "binance", futures=futures)) is expected
 
 
 def test_success_is_not_an_error() -> None:
     """A 200 response without a negative code maps to None."""
-    assert map_error(200, {}, {"orderId": 1}, "binance") is None
+    assert map_error(200, {}, {"orderId": 1}, "binance", futures=False) is None
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "expected"),
+    ("futures", "status", "body", "expected"),
     [
-        (503, {"code": -1000, "msg": "Unknown error, please check your request or try again later."}, None),
-        (502, None, None),
-        (408, {"code": -1007, "msg": "Timeout waiting for response from backend server."}, UnknownOutcome),
-        (503, {"code": -1007, "msg": "Timeout waiting for response from backend server."}, UnknownOutcome),
-        (503, {"msg": "Service Unavailable."}, ExchangeUnavailable),
-        (400, {"code": -2013, "msg": "Order does not exist."}, OrderNotFound),
-        (200, {"orderId": 1}, None),
+        (False, 503, {"code": -1000, "msg": "Unknown error, please check your request or try again later."}, None),
+        (False, 502, None, None),
+        (False, 408, {"code": -1007, "msg": "Timeout waiting for response from backend server."}, UnknownOutcome),
+        (True, 503, {"code": -1007, "msg": "Timeout waiting for response from backend server."}, UnknownOutcome),
+        (True, 503, {"msg": "Service Unavailable."}, ExchangeUnavailable),
+        (False, 503, {"msg": "Service Unavailable."}, None),  # spot: left to the transport (idempotency decides)
+        (False, 400, {"code": -2013, "msg": "Order does not exist."}, OrderNotFound),
+        (True, 200, {"orderId": 1}, None),
     ],
 )
-def test_transport_error_mapper(status: int, body: object, expected: type | None) -> None:
+def test_transport_error_mapper(futures: bool, status: int, body: object, expected: type | None) -> None:
     """The transport's mapper leaves plain 5xx to the transport (idempotency decides) and maps the rest."""
-    error = http_error_mapper("binance")(status, {}, body)
+    error = http_error_mapper("binance", futures)(status, {}, body)
     assert (type(error) if error is not None else None) is expected

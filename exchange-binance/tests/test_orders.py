@@ -273,15 +273,40 @@ async def test_failed_reconciliation_keeps_the_unknown_outcome(spot: FakeBinance
     assert len(emu.requests_for("/api/v3/order", "POST")) == 1
 
 
-async def test_service_unavailable_is_a_failure_not_an_unknown(spot: FakeBinance, emu: VenueEmulator,
+async def test_service_unavailable_is_a_failure_not_an_unknown(usdm: FakeBinance, emu: VenueEmulator,
                                                                connect: Any) -> None:
-    """503 "Service Unavailable." means the order failed: ExchangeUnavailable, no reconciliation, one POST."""
-    emu.fail("POST", "/api/v3/order", Reply(503, json={"code": None, "msg": "Service Unavailable."}))
-    async with connect(spot) as ex:
+    """USD-M 503 "Service Unavailable." means the order failed: ExchangeUnavailable, no reconciliation, one POST."""
+    emu.fail("POST", "/fapi/v1/order", Reply(503, json={"code": None, "msg": "Service Unavailable."}))
+    async with connect(usdm) as ex:
         with pytest.raises(ExchangeUnavailable):
-            await ex.execution.place_order(Order.limit("BTC/USDT", "buy", "0.001", "29000"))
+            await ex.execution.place_order(Order.limit("BTC/USDT:PERP", "buy", "0.01", "29000"))
+    assert len(emu.requests_for("/fapi/v1/order", "POST")) == 1
+    assert not emu.requests_for("/fapi/v1/order", "GET")
+
+
+async def test_spot_service_unavailable_is_an_unknown_outcome(spot: FakeBinance, emu: VenueEmulator,
+                                                              connect: Any) -> None:
+    """On spot a 503 "Service Unavailable." is status unknown: reconciled by client order id, one POST."""
+    emu.fail("POST", "/api/v3/order", Reply(503, json={"code": None, "msg": "Service Unavailable."}))
+    async with connect(spot, reconcile_attempts=2) as ex:
+        with pytest.raises(UnknownOutcome, match="no order with client id 'su1'") as err:
+            await ex.execution.place_order(Order.limit("BTC/USDT", "buy", "0.001", "29000", client_order_id="su1"))
+    assert err.value.client_order_id == "su1"
     assert len(emu.requests_for("/api/v3/order", "POST")) == 1
-    assert not emu.requests_for("/api/v3/order", "GET")
+    assert [p.get("origClientOrderId") for p in sent(emu, "/api/v3/order", "GET")] == ["su1", "su1"]
+
+
+async def test_usdm_take_profit_limit_reads_back_as_take_profit_limit(usdm: FakeBinance, connect: Any) -> None:
+    """A USD-M take-profit-limit order (venue type TAKE_PROFIT) reads back with its type and limit price."""
+    order = Order("BTC/USDT:PERP", "sell", OrderType.TAKE_PROFIT_LIMIT, "0.01", "31100", "31000", client_order_id="tp1")
+    async with connect(usdm) as ex:
+        placed = await ex.execution.place_order(order)
+        queried = await ex.execution.order_status(placed.order_id, "BTC/USDT:PERP")
+        listed = await ex.execution.open_orders()
+    for status in (queried, *listed):
+        assert (status.client_order_id, status.order_type, status.price, status.stop_price) == (
+            "tp1", OrderType.TAKE_PROFIT_LIMIT, Decimal(31100), Decimal(31000))
+    assert len(listed) == 1
 
 
 async def test_client_order_id_rules(spot: FakeBinance, emu: VenueEmulator, connect: Any) -> None:

@@ -156,7 +156,7 @@ SPOT_NEW = {"symbol": "ETHUSDT", "orderId": 4242, "orderListId": -1, "clientOrde
 
 def test_spot_new_order_full_response() -> None:
     """A FULL market response gives the filled state, the volume-weighted average and the taker fills."""
-    status = p.parse_order(SPOT_NEW, "ETH/USDT")
+    status = p.parse_order(SPOT_NEW, "ETH/USDT", futures=False)
     assert (status.state, status.filled_quantity, status.average_price, status.order_type, status.price) == (
         OrderState.FILLED, Decimal(2), Decimal("2500.1"), OrderType.MARKET, None)
     fills = p.parse_order_fills(SPOT_NEW, "ETH/USDT", "binance")
@@ -169,14 +169,50 @@ def test_spot_new_order_full_response() -> None:
 def test_post_only_and_futures_orders() -> None:
     """LIMIT_MAKER and GTX orders are post-only; futures avgPrice and reduceOnly are kept."""
     maker = p.parse_order({"orderId": 1, "clientOrderId": "m", "status": "NEW", "type": "LIMIT_MAKER", "side": "SELL",
-                           "price": "3000.00", "origQty": "1", "executedQty": "0", "timeInForce": "GTC"}, "ETH/USDT")
+                           "price": "3000.00", "origQty": "1", "executedQty": "0", "timeInForce": "GTC"}, "ETH/USDT",
+                          futures=False)
     fut = p.parse_order({"orderId": 2, "clientOrderId": "f", "status": "PARTIALLY_FILLED", "type": "LIMIT", "origType": "LIMIT",
                          "side": "SELL", "price": "3000.5", "avgPrice": "3000.5", "origQty": "2", "executedQty": "1",
                          "cumQuote": "3000.5", "timeInForce": "GTX", "reduceOnly": True, "stopPrice": "0",
-                         "updateTime": 9}, "ETH/USDT:PERP")
+                         "updateTime": 9}, "ETH/USDT:PERP", futures=True)
     assert maker.post_only and maker.order_type is OrderType.LIMIT and maker.time_in_force is TimeInForce.GTC
     assert (fut.post_only, fut.reduce_only, fut.average_price, fut.stop_price, fut.remaining_quantity) == (
         True, True, Decimal("3000.5"), None, Decimal(1))
+
+
+USDM_TAKE_PROFIT = {"orderId": 3, "clientOrderId": "tp", "status": "NEW", "type": "TAKE_PROFIT", "origType": "TAKE_PROFIT",
+                    "side": "SELL", "price": "31100", "stopPrice": "31000", "origQty": "0.01", "executedQty": "0",
+                    "avgPrice": "0", "cumQuote": "0", "timeInForce": "GTC", "reduceOnly": False, "updateTime": 11}
+
+
+def test_usdm_take_profit_is_the_limit_variant() -> None:
+    """A USD-M TAKE_PROFIT order reads back as take_profit_limit with its price, from REST and from ORDER_TRADE_UPDATE."""
+    rest = p.parse_order(USDM_TAKE_PROFIT, "BTC/USDT:PERP", futures=True)
+    status, fill = p.parse_order_trade_update({"e": "ORDER_TRADE_UPDATE", "E": 12, "T": 11, "o": {
+        "s": "BTCUSDT", "c": "tp", "S": "SELL", "o": "TAKE_PROFIT", "f": "GTC", "q": "0.01", "p": "31100", "ap": "0",
+        "sp": "31000", "x": "NEW", "X": "NEW", "i": 3, "l": "0", "z": "0", "L": "0", "T": 11, "t": 0, "R": False,
+        "ot": "TAKE_PROFIT", "ps": "BOTH"}}, UsdmSymbolMapper().normalize, "binance-usdm")
+    for order in (rest, status):
+        assert (order.order_type, order.price, order.stop_price) == (
+            OrderType.TAKE_PROFIT_LIMIT, Decimal(31100), Decimal(31000))
+    assert fill is None
+
+
+def test_spot_take_profit_is_the_market_trigger() -> None:
+    """A spot TAKE_PROFIT order stays a market trigger (no limit price), from REST and from executionReport."""
+    rest = p.parse_order({**USDM_TAKE_PROFIT, "price": "0.00000000"}, "BTC/USDT", futures=False)
+    status, _ = p.parse_execution_report({**EXEC_TRADE, "o": "TAKE_PROFIT", "p": "0.00000000", "P": "31000",
+                                          "x": "NEW", "X": "NEW", "l": "0", "z": "0"},
+                                         SpotSymbolMapper().normalize, "binance")
+    for order in (rest, status):
+        assert (order.order_type, order.price, order.stop_price) == (OrderType.TAKE_PROFIT_MARKET, None, Decimal(31000))
+
+
+@pytest.mark.parametrize("futures", [False, True], ids=["spot", "usdm"])
+def test_pending_cancel_is_still_open(futures: bool) -> None:
+    """PENDING_CANCEL is an open state (the order may still trade), not a cancellation."""
+    order = p.parse_order({**USDM_TAKE_PROFIT, "status": "PENDING_CANCEL"}, "BTC/USDT", futures=futures)
+    assert p.order_state("PENDING_CANCEL") is OrderState.NEW and order.state.is_open
 
 
 def test_cancel_uses_original_client_id() -> None:
@@ -251,7 +287,7 @@ def test_order_trade_update_and_account_update() -> None:
         (lambda d: p.parse_depth_snapshot(d, "ETH/USDT", "binance"), {"bids": [], "asks": []}, "missing 'lastUpdateId'"),
         (lambda d: p.parse_trades(d, "ETH/USDT", "binance"), [{"id": 1, "price": "x", "qty": "1", "time": 1,
                                                                "isBuyerMaker": True}], "malformed trades payload"),
-        (lambda d: p.parse_order(d, "ETH/USDT"), {"orderId": 1, "status": "WEIRD", "type": "LIMIT", "side": "BUY"},
+        (lambda d: p.parse_order(d, "ETH/USDT", futures=False), {"orderId": 1, "status": "WEIRD", "type": "LIMIT", "side": "BUY"},
          "unknown Binance order status 'WEIRD'"),
         (lambda d: p.parse_klines(d, "ETH/USDT", "binance", "1m"), [[1, "1"]], "malformed klines payload"),
         (lambda d: p.parse_exchange_info(d, SpotSymbolMapper().normalize, futures=False), {"symbols": None},

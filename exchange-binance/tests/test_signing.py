@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import quote
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -50,7 +51,10 @@ def test_ed25519_signature_verifies() -> None:
     assert signer.kind == "ed25519"
     signature = signer.sign(DOC_QUERY)
     key.public_key().verify(base64.b64decode(signature), DOC_QUERY.encode())
-    assert "+" not in signer.sign_query(DOC_QUERY).split("signature=")[1]
+    query = signer.sign_query(DOC_QUERY)
+    assert signature.endswith("==")  # 64 bytes in Base64 always end with two pad characters
+    assert query == f"{DOC_QUERY}&signature={quote(signature, safe='')}"
+    assert query.endswith("%3D%3D")
 
 
 def test_secrets_never_in_repr() -> None:

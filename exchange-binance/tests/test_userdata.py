@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exchange_binance.testing import FakeBinance
 from exchanges import AuthenticationError, Order, OrderState
-from exchanges.testing.emulator import VenueEmulator, wait_until
+from exchanges.testing.emulator import Reply, VenueEmulator, wait_until
 
 
 async def take(stream: Any, count: int, timeout: float = 5.0) -> list[Any]:
@@ -176,3 +176,62 @@ async def test_spot_subscription_resyncs_the_clock_after_1021(spot: FakeBinance,
         await orders.aclose()
     assert spot.ws_api_answers == [(400, -1021), (200, None)]
     assert len(emu.requests_for("/api/v3/time")) == 2 and update.client_order_id == "c1"
+
+
+async def test_usdm_failed_listen_key_renewal_is_retried_on_the_next_keepalive(usdm: FakeBinance, emu: VenueEmulator,
+                                                                               connect: Any) -> None:
+    """A renewal that fails after -1125 is retried on the next keepalive tick instead of ending the keepalive task."""
+    async with connect(usdm, listen_key_keepalive=0.1) as ex:
+        orders = ex.execution.watch_orders()
+        pending = started(orders)
+        await wait_until(lambda: usdm.user_sessions)
+        first_key = usdm.listen_key
+        # every attempt of the next renewal fails (a network blip), then the venue answers again
+        emu.fail("POST", "/fapi/v1/listenKey", Reply(503, json={"code": -1000, "msg": "Unknown error."}), times=3)
+        await usdm.expire_listen_key(notify=False)  # the next keepalive answers -1125
+        await wait_until(lambda: len(usdm.user_sessions) == 2 and usdm.user_sessions[-1].path != f"/ws/{first_key}")
+        keepalive = ex.user_data._keepalive
+        assert keepalive is not None and not keepalive.done()
+        await ex.execution.place_order(Order.limit("BTC/USDT:PERP", "buy", "0.01", "29000", client_order_id="r1"))
+        update = await asyncio.wait_for(pending, 5)
+        await orders.aclose()
+    failed = [r for r in emu.requests_for("/fapi/v1/listenKey", "POST") if r.status == 503]
+    assert len(failed) == 3 and update.client_order_id == "r1" and ex.user_data.subscriptions == 2
+
+
+async def test_usdm_close_cancels_a_renewal_in_flight(usdm: FakeBinance, emu: VenueEmulator, connect: Any) -> None:
+    """Closing right after listenKeyExpired stops the renewal: no task is left running and no key is made after."""
+    async with connect(usdm) as ex:
+        orders = ex.execution.watch_orders()
+        pending = started(orders)
+        await wait_until(lambda: usdm.user_sessions)
+        emu.fail("POST", "/fapi/v1/listenKey", Reply(delay=0.5, json={"listenKey": "late-key"}))
+        await usdm.expire_listen_key(notify=True)
+        await wait_until(lambda: len(emu.requests_for("/fapi/v1/listenKey", "POST")) == 2)  # the renewal is sent
+        await ex.user_data.close()
+        renewals = [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") == "UserData._renew"]
+        assert renewals == []
+        await asyncio.sleep(0.8)  # past the delayed answer
+        assert ex.user_data.listen_key is None and ex.user_data.subscriptions == 1
+        pending.cancel()
+        await asyncio.gather(pending, return_exceptions=True)
+        await orders.aclose()
+    assert [m for m, _ in usdm.listen_key_calls] == ["POST", "DELETE"]  # the late answer made no key after close
+
+
+async def test_usdm_close_after_a_failed_renewal(usdm: FakeBinance, emu: VenueEmulator, connect: Any) -> None:
+    """A listenKeyExpired renewal that failed is logged, not raised again when the private stream closes."""
+    async with connect(usdm) as ex:
+        orders = ex.execution.watch_orders()
+        pending = started(orders)
+        await wait_until(lambda: usdm.user_sessions)
+        emu.fail("POST", "/fapi/v1/listenKey", Reply(503, json={"code": -1000, "msg": "Unknown error."}), times=3)
+        await usdm.expire_listen_key(notify=True)
+        renewal = await wait_until(lambda: ex.user_data._renew_task)
+        await asyncio.wait([renewal], timeout=5)
+        assert renewal.done() and renewal.exception() is not None
+        await ex.user_data.close()
+        pending.cancel()
+        await asyncio.gather(pending, return_exceptions=True)
+        await orders.aclose()
+    assert ex.user_data.listen_key is None

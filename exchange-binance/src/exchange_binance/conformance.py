@@ -147,7 +147,7 @@ SPOT_PAYLOADS: tuple[PayloadCase, ...] = (
     ),
     PayloadCase(
         "new order FULL",
-        lambda d: parsing.order_result(parsing.parse_order(d, "BTC/USDT")),
+        lambda d: parsing.order_result(parsing.parse_order(d, "BTC/USDT", futures=False)),
         {"symbol": "BTCUSDT", "orderId": 28, "orderListId": -1, "clientOrderId": "6gCrw2kRUAF9CvJDGP16IP",
          "transactTime": 1507725176595, "price": "0.00000000", "origQty": "10.00000000", "executedQty": "10.00000000",
          "origQuoteOrderQty": "0.000000", "cummulativeQuoteQty": "10.00000000", "status": "FILLED",
@@ -188,7 +188,7 @@ SPOT_PAYLOADS: tuple[PayloadCase, ...] = (
                     order_type="limit", quantity="1", price="0.1026441", time_in_force="gtc"),
     ),
     _malformed(lambda d: parsing.parse_depth_snapshot(d, "BTC/USDT", "binance"), {"bids": [], "asks": []}, "depth"),
-    _malformed(lambda d: parsing.parse_order(d, "BTC/USDT"), {"orderId": 1, "status": "BOGUS", "type": "LIMIT",
+    _malformed(lambda d: parsing.parse_order(d, "BTC/USDT", futures=False), {"orderId": 1, "status": "BOGUS", "type": "LIMIT",
                                                               "side": "BUY"}, "order status"),
     _malformed(lambda d: parsing.parse_klines(d, "BTC/USDT", "binance", "1m"), [[1, "1"]], "kline row"),
 )
@@ -218,7 +218,7 @@ USDM_PAYLOADS: tuple[PayloadCase, ...] = (
     ),
     PayloadCase(
         "new order RESULT",
-        lambda d: parsing.parse_order(d, "BTC/USDT:PERP"),
+        lambda d: parsing.parse_order(d, "BTC/USDT:PERP", futures=True),
         {"clientOrderId": "testOrder", "cumQty": "0", "cumQuote": "0", "executedQty": "0", "orderId": 22542179,
          "avgPrice": "0.00000", "origQty": "10", "price": "0", "reduceOnly": True, "side": "BUY",
          "positionSide": "SHORT", "status": "NEW", "stopPrice": "9300", "closePosition": False, "symbol": "BTCUSDT",

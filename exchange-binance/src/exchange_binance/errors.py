@@ -20,7 +20,7 @@ from exchanges import (
     UnknownOutcome,
 )
 
-__all__ = ["InvalidListenKey", "InvalidTimestamp", "map_error"]
+__all__ = ["InvalidListenKey", "InvalidTimestamp", "map_error", "service_unavailable"]
 
 
 class InvalidTimestamp(AuthenticationError):
@@ -89,11 +89,21 @@ def classify(code: int, message: str) -> type[ExchangeError]:
     return _BY_CODE.get(code, InvalidOrder if -2099 <= code <= -2010 else ExchangeError)
 
 
-def map_error(status: int, headers: Mapping[str, str], body: Any, exchange: str) -> ExchangeError | None:
+def service_unavailable(status: int, message: str, *, futures: bool) -> bool:
+    """True for USD-M's 503 "Service Unavailable." (venues.md §2.3: the request failed, it was not executed).
+
+    Spot documents no such exception: any 5xx there leaves the outcome unknown (§1.2).
+    """
+    return futures and status == 503 and "Service Unavailable" in message
+
+
+def map_error(status: int, headers: Mapping[str, str], body: Any, exchange: str, *, futures: bool) -> ExchangeError | None:
     """Build the unified error for a failed response, or None when the response is a success.
 
     429/418 are handled by the transport (limiter pause/ban); they are mapped
-    here too so a direct caller still gets RateLimited.
+    here too so a direct caller still gets RateLimited. ``futures`` selects
+    the USD-M rules (503 "Service Unavailable." is a failure there, an unknown
+    outcome on spot).
     """
     code = body.get("code") if isinstance(body, Mapping) else None
     message = str(body.get("msg", "")) if isinstance(body, Mapping) else ""
@@ -112,7 +122,7 @@ def map_error(status: int, headers: Mapping[str, str], body: Any, exchange: str)
         if cls is BadSymbol:
             return BadSymbol(text, exchange=exchange)
         return cls(text, exchange=exchange)
-    if status == 503 and "Service Unavailable" in message:
+    if service_unavailable(status, message, futures=futures):
         return ExchangeUnavailable(f"HTTP 503: {message}", exchange=exchange)
     if status >= 500 or status == 408:
         return UnknownOutcome(f"HTTP {status}: {message or 'server error'}; the request may have been executed",

@@ -24,7 +24,7 @@ import attrs
 
 from exchanges import ExchangeError
 
-from .errors import InvalidTimestamp, map_error
+from .errors import InvalidTimestamp, map_error, service_unavailable
 from .ratelimits import spot_depth_weight, usdm_depth_weight, usdm_klines_weight
 
 if TYPE_CHECKING:
@@ -130,22 +130,23 @@ class RestSigner:
         return f"<RestSigner {self._signer!r}>"
 
 
-def http_error_mapper(exchange: str) -> Callable[[int, Mapping[str, str], Any], ExchangeError | None]:
+def http_error_mapper(exchange: str, futures: bool) -> Callable[[int, Mapping[str, str], Any], ExchangeError | None]:
     """The transport's error mapper: Binance codes via :func:`map_error`.
 
     A 5xx (other than -1007) is left to the transport, which knows whether
     the request was idempotent (retry a read; an order becomes UnknownOutcome),
-    except "Service Unavailable." (503: failed for sure, not executed).
+    except USD-M's "Service Unavailable." (503: failed for sure, not executed,
+    venues.md §2.3). On spot any 5xx leaves the outcome unknown (§1.2).
     """
 
     def mapped(status: int, headers: Mapping[str, str], body: Any) -> ExchangeError | None:
         if status >= 500:
             code = body.get("code") if isinstance(body, Mapping) else None
             message = str(body.get("msg", "")) if isinstance(body, Mapping) else ""
-            # -1007 is an unknown outcome even for a read; "Service Unavailable." a sure failure
-            if code != -1007 and not (status == 503 and "Service Unavailable" in message):
+            # -1007 is an unknown outcome even for a read; USD-M's "Service Unavailable." a sure failure
+            if code != -1007 and not service_unavailable(status, message, futures=futures):
                 return None
-        return map_error(status, headers, body, exchange)
+        return map_error(status, headers, body, exchange, futures=futures)
 
     return mapped
 
@@ -190,7 +191,7 @@ class BinanceRest:
             context,
             signer=RestSigner(signer, recv_window) if signer is not None else None,
             limits=limits,
-            error_mapper=http_error_mapper(self.exchange),
+            error_mapper=http_error_mapper(self.exchange, futures),
             timeout=Timeouts(total=timeout),
             retry=RetryPolicy(attempts=3, timeout=3 * timeout),
             clock=self.now_ms,

@@ -149,7 +149,7 @@ class BinanceExecution(Execution):
             data = await rest.call("order_new", params, client_order_id=order.client_order_id)
         except UnknownOutcome as exc:
             return await self._reconcile(order, exc)
-        return parsing.order_result(parsing.parse_order(data, order.symbol))
+        return parsing.order_result(parsing.parse_order(data, order.symbol, futures=self._futures))
 
     async def _reconcile(self, order: Order, unknown: UnknownOutcome) -> OrderResult:
         """Look the order up by client id after an unknown outcome; never resend it.
@@ -225,13 +225,14 @@ class BinanceExecution(Execution):
         """One order by venue id or client order id (``OrderNotFound`` when the venue has none)."""
         params = {"symbol": self._raw(symbol), **self._order_ref(order_id, client_order_id)}
         data = await self.exchange.rest.call("order_query", params)
-        return parsing.parse_order(data, symbol)
+        return parsing.parse_order(data, symbol, futures=self._futures)
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderStatus]:
         """Open orders of one symbol (cheap) or of every symbol (weight 80 spot, 40 USD-M)."""
         params = {"symbol": self._raw(symbol)} if symbol else {}
         data = await self.exchange.rest.call("open_orders", params)
-        return [parsing.parse_order(item, symbol or self._normalize(item["symbol"])) for item in data]
+        return [parsing.parse_order(item, symbol or self._normalize(item["symbol"]), futures=self._futures)
+                for item in data]
 
     # -- account ---------------------------------------------------------------------------
 

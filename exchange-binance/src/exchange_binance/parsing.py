@@ -64,12 +64,13 @@ _STATES = {
     "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
     "FILLED": OrderState.FILLED,
     "CANCELED": OrderState.CANCELED,
-    "PENDING_CANCEL": OrderState.CANCELED,
+    "PENDING_CANCEL": OrderState.NEW,  # not canceled yet: the order may still trade
     "REJECTED": OrderState.REJECTED,
     "EXPIRED": OrderState.EXPIRED,
     "EXPIRED_IN_MATCH": OrderState.EXPIRED,
 }
 
+#: spot order types (and the names both product lines share)
 _TYPES = {
     "LIMIT": OrderType.LIMIT,
     "LIMIT_MAKER": OrderType.LIMIT,
@@ -83,6 +84,8 @@ _TYPES = {
     "TAKE_PROFIT_LIMIT": OrderType.TAKE_PROFIT_LIMIT,
     "TRAILING_STOP_MARKET": OrderType.STOP_MARKET,
 }
+#: USD-M order types: ``TAKE_PROFIT`` is the limit variant there (``STOP`` is stop-limit on both tables)
+_USDM_TYPES = {**_TYPES, "TAKE_PROFIT": OrderType.TAKE_PROFIT_LIMIT}
 
 _INTERVAL_UNITS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 _RULE_KEYS = {"REQUEST_WEIGHT": ("weight", "ip"), "ORDERS": ("orders", "account"), "RAW_REQUESTS": ("raw", "ip")}
@@ -350,15 +353,20 @@ def _average(data: Mapping[str, Any], executed: Decimal) -> Decimal | None:
     return None
 
 
+def _order_type(raw_type: str, *, futures: bool) -> OrderType:
+    """Binance order type -> OrderType; ``TAKE_PROFIT`` is a market trigger on spot, a limit one on USD-M."""
+    return (_USDM_TYPES if futures else _TYPES).get(raw_type, OrderType.LIMIT)
+
+
 @guarded("order")
-def parse_order(data: Mapping[str, Any], symbol: str) -> OrderStatus:
-    """A REST order (new-order FULL/RESULT response, query, open orders), spot or USD-M -> OrderStatus."""
+def parse_order(data: Mapping[str, Any], symbol: str, *, futures: bool) -> OrderStatus:
+    """A REST order (new-order FULL/RESULT response, query, open orders) of spot or USD-M (``futures``) -> OrderStatus."""
     executed = _d(data.get("executedQty", "0"))
     raw_type = data.get("origType") or data["type"]
     tif = data.get("timeInForce")
     stop = _positive_or_none(data.get("stopPrice"))
     price = _positive_or_none(data.get("price"))
-    order_type = _TYPES.get(raw_type, OrderType.LIMIT)
+    order_type = _order_type(raw_type, futures=futures)
     return OrderStatus(
         order_id=str(data["orderId"]),
         client_order_id=data.get("clientOrderId") or None,
@@ -464,7 +472,7 @@ def unwrap_user_event(message: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _event_order(o: Mapping[str, Any], symbol: str, *, futures: bool) -> OrderStatus:
     raw_type = o.get("ot") or o["o"]
-    order_type = _TYPES.get(raw_type, OrderType.LIMIT)
+    order_type = _order_type(raw_type, futures=futures)
     executed = _d(o["z"])
     average = _positive_or_none(o.get("ap"))
     if average is None and executed > 0 and _positive_or_none(o.get("Z")):

@@ -9,7 +9,8 @@ type); events then arrive as ``{"subscriptionId": n, "event": {...}}``. An
 USD-M (§2.8): a listen key from ``POST /fapi/v1/listenKey``, kept alive with
 ``PUT`` every 30 minutes by default (the venue expires it after 60); a ``-1125``
 answer or a ``listenKeyExpired`` event gets a new key and a new socket on
-``<ws>/ws/<listenKey>``; ``DELETE`` closes it when the last watcher leaves.
+``<ws>/ws/<listenKey>`` (a renewal that fails is tried again at the next
+keepalive); ``DELETE`` closes it when the last watcher leaves.
 
 Events go on the connector's event bus: orders and fills queued (every one
 kept), balances conflated (each value is the whole balance table).
@@ -73,6 +74,7 @@ class UserData:
         self.subscriptions = 0
         self._connection: WsConnection | None = None
         self._keepalive: asyncio.Task[None] | None = None
+        self._renew_task: asyncio.Task[None] | None = None
         self._watchers = 0
         self._lock = asyncio.Lock()
         self._balances: dict[str, Balance] = {}
@@ -174,14 +176,14 @@ class UserData:
 
     async def _stop(self) -> None:
         task, self._keepalive = self._keepalive, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await _cancel(task)
+        renewing = await self._cancel_renewal()
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
-        if self.exchange.futures and self.listen_key is not None:
+        renewing = await self._cancel_renewal() or renewing  # one started by an event while the socket closed
+        # a renewal cut short may have made a key at the venue already: close it too
+        if self.exchange.futures and (self.listen_key is not None or renewing):
             self.listen_key = None
             try:
                 await self.exchange.rest.call("listen_key_close")
@@ -213,7 +215,7 @@ class UserData:
             self.subscriptions += 1
             return
         error = answer.get("error") or {}
-        mapped = map_error(int(answer.get("status") or 400), {}, error, ex.id) or ExchangeError(
+        mapped = map_error(int(answer.get("status") or 400), {}, error, ex.id, futures=ex.futures) or ExchangeError(
             f"userDataStream.subscribe.signature failed: {answer!r}", exchange=ex.id)
         if isinstance(mapped, InvalidTimestamp):
             await ex.rest.sync_time()  # our clock drifted: measure again; the next attempt signs a fresh time
@@ -238,16 +240,33 @@ class UserData:
         return self.exchange.context.endpoints["ws"].rstrip("/") + f"/ws/{key}"
 
     async def _keep_alive(self) -> None:
+        """Every ``listen_key_keepalive`` seconds: extend the key, or get a new one; runs until cancelled."""
         interval = self.exchange.settings.listen_key_keepalive
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.exchange.rest.call("listen_key_keep")
-            except InvalidListenKey:
-                log.info("%s: the listen key expired (-1125); getting a new one", self.exchange.id)
-                await self._renew("listen key expired (-1125)")
-            except ExchangeError as exc:  # the next round tries again; the key lives 60 min
-                log.warning("%s: listen key keepalive failed: %s", self.exchange.id, exc)
+                await self._keep_alive_once()
+            except Exception as exc:  # noqa: BLE001 - the next round tries again; the key lives 60 min
+                log.warning("%s: listen key keepalive failed: %s; trying again in %ss", self.exchange.id, exc,
+                            interval)
+
+    async def _keep_alive_once(self) -> None:
+        if self.listen_key is None:  # an earlier renewal failed (or one is under way)
+            if self._renew_task is None or self._renew_task.done():
+                await self._renew("listen key renewal retried")
+            return
+        try:
+            await self.exchange.rest.call("listen_key_keep")
+        except InvalidListenKey:
+            log.info("%s: the listen key expired (-1125); getting a new one", self.exchange.id)
+            await self._renew("listen key expired (-1125)")
+
+    async def _cancel_renewal(self) -> bool:
+        """Cancel and await a renewal started by ``listenKeyExpired``; True when one was still running."""
+        task, self._renew_task = self._renew_task, None
+        running = task is not None and not task.done()
+        await _cancel(task)
+        return running
 
     async def _renew(self, reason: str) -> None:
         self.listen_key = None
@@ -278,9 +297,12 @@ class UserData:
             if self._connection is not None:
                 self._connection.request_rollover("eventStreamTerminated")
         elif kind == "listenKeyExpired":
+            if self._renew_task is not None and not self._renew_task.done():
+                return  # a renewal is already under way
             log.info("%s: listenKeyExpired; getting a new key", ex.id)
-            task = asyncio.get_running_loop().create_task(self._renew("listenKeyExpired"))
-            task.add_done_callback(_log_failure)
+            self._renew_task = asyncio.get_running_loop().create_task(self._renew("listenKeyExpired"),
+                                                                      name=f"{ex.id}-listen-key-renewal")
+            self._renew_task.add_done_callback(_log_failure)
 
     def _publish_order(self, status: Any, fill: Any) -> None:
         self.bus.publish(TOPICS["orders"], status)
@@ -294,6 +316,15 @@ class UserData:
         self.bus.publish(TOPICS["balances"], dict(self._balances))
 
 
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancel ``task`` and wait for it to end (a task already done, failure logged, is left as it is)."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.warning("listen key renewal failed: %r", task.exception())
+        log.warning("listen key renewal failed: %r; the next keepalive tries again", task.exception())
