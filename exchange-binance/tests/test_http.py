@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -31,19 +30,6 @@ async def test_signed_request_wire_format(spot: FakeBinance, emu: VenueEmulator,
     assert len(request.query["signature"]) == 64  # lowercase hex HMAC-SHA256, verified by the venue
 
 
-class RawQueryEmulator(VenueEmulator):
-    """The venue emulator, also keeping each HTTP request's query string exactly as it came over the wire."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.raw_queries: list[tuple[str, str, str]] = []
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            self.raw_queries.append((request.method, request.path, request.rel_url.raw_query_string))
-        return await super()._handle(request)
-
-
 async def test_ed25519_key_signs_orders(connect: Any) -> None:
     """An Ed25519 private key signs requests the venue verifies with the public key (Base64 signature, percent-encoded)."""
     key = Ed25519PrivateKey.generate()
@@ -51,14 +37,14 @@ async def test_ed25519_key_signs_orders(connect: Any) -> None:
                                 serialization.NoEncryption()).decode()
     public = key.public_key().public_bytes(serialization.Encoding.PEM,
                                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    async with RawQueryEmulator() as emu:
+    async with VenueEmulator() as emu:
         fake = FakeBinance(emu, secret=public).install()
         async with connect(fake, credentials={"api_key": fake.api_key, "secret": private}) as ex:
             result = await ex.execution.place_order(Order.limit("BTC/USDT", "buy", "0.001", "29000"))
     assert result.status is OrderState.NEW
     signature = emu.requests_for("/api/v3/order", "POST")[0].query["signature"]
     assert len(signature) == 88 and signature.endswith("==")  # Base64 of 64 bytes
-    raw = [q for method, path, q in emu.raw_queries if (method, path) == ("POST", "/api/v3/order")]
+    raw = [r.raw_query_string for r in emu.requests_for("/api/v3/order", "POST")]
     assert len(raw) == 1
     assert raw[0].endswith("&signature=" + quote(signature, safe="")) and raw[0].endswith("%3D%3D")
 

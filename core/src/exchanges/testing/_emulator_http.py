@@ -55,6 +55,8 @@ class RecordedRequest:
     headers: Mapping[str, str]
     body: bytes
     status: int | None = None
+    #: the query exactly as it came over the wire (percent-encoding kept), e.g. to check what was signed
+    raw_query_string: str = ""
 
     @property
     def text(self) -> str:

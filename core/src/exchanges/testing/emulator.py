@@ -352,6 +352,7 @@ class VenueEmulator:
             query=dict(request.query),
             headers=dict(request.headers),
             body=body,
+            raw_query_string=request.rel_url.raw_query_string,
         )
         self.requests.append(record)
         try:
