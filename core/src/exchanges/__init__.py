@@ -6,10 +6,10 @@ imports no plugin, no HTTP or websocket library, and almost nothing else.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._lazy import lazy_exports
 from ._version import __version__
-
-TYPE_CHECKING = False  # not imported from typing: `import exchanges` stays cheap
 
 _EXPORTS: dict[str, str] = {
     # entry points of the API

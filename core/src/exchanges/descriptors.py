@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,18 @@ CAPABILITIES: frozenset[str] = frozenset(
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
+def _products(value: Iterable[InstrumentType | str]) -> frozenset[InstrumentType]:
+    return frozenset(InstrumentType(p) for p in value)
+
+
+def _names(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+def _keys(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _frozen_mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return MappingProxyType(dict(value or {}))
 
@@ -98,14 +110,14 @@ class ExchangeDescriptor:
     id: str = attrs.field(validator=_check_id)
     name: str
     kind: ExchangeKind = attrs.field(converter=ExchangeKind)
-    products: frozenset[InstrumentType] = attrs.field(converter=lambda v: frozenset(InstrumentType(p) for p in v))
-    capabilities: frozenset[str] = attrs.field(converter=frozenset)
+    products: frozenset[InstrumentType] = attrs.field(converter=_products)
+    capabilities: frozenset[str] = attrs.field(converter=_names)
     endpoints: Mapping[str, str] = attrs.field(converter=_frozen_mapping, validator=_check_urls)
     connector: str | Callable[..., Any] = attrs.field(validator=_check_connector)
     testnet_endpoints: Mapping[str, str] = attrs.field(
         default=None, converter=_frozen_mapping, validator=_check_urls
     )
-    credential_keys: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    credential_keys: tuple[str, ...] = attrs.field(default=(), converter=_keys)
     description: str = ""
     homepage: str | None = None
     #: ``"package.module:SuiteClass"``: the plugin's conformance suite (an

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
@@ -330,7 +330,7 @@ class Host:
         # unreachable vault, neither stops connect() nor hides the providers after it; empty answers pass.
         for impl in reversed(self._pm.hook.resolve_credentials.get_hookimpls()):
             try:
-                found: Mapping[str, str] | None = impl.function(exchange_id=exchange_id, account=account)
+                found = cast("Mapping[str, str] | None", impl.function(exchange_id=exchange_id, account=account))
             except Exception as exc:  # noqa: BLE001 - isolate the plugin, whatever it raises
                 if self.strict:
                     raise PluginLoadError(f"plugin {impl.plugin_name!r} failed in resolve_credentials: "

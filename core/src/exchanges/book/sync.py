@@ -38,7 +38,7 @@ import enum
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -294,7 +294,7 @@ class BookSync:
         """A conflating (``"latest"``) subscription to synced books of ``depth`` levels."""
         return self.bus.subscribe(self.topic(depth), policy="latest")
 
-    async def watch(self, depth: int | None = None) -> AsyncIterator[OrderBook]:
+    async def watch(self, depth: int | None = None) -> AsyncGenerator[OrderBook, None]:
         """Yield synced books (the current one first, if synced); a slow consumer gets the latest."""
         if self._state is BookState.FAILED:
             raise self._failed_error()  # a watcher arriving after the failure must not wait forever

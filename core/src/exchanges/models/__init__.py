@@ -6,9 +6,9 @@ descriptors do when plugins are listed) does not build every model class.
 
 from __future__ import annotations
 
-from .._lazy import lazy_exports
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False
+from .._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "converter": ".convert",

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Iterable
 from decimal import Decimal
+from typing import cast
 
 from exchanges import (
     Balance,
@@ -228,12 +229,12 @@ class SimExecution(Execution):
     async def watch_orders(self, symbol: str | None = None) -> AsyncGenerator[OrderStatus, None]:
         """Every change of our orders from now on (accepted, filled, canceled...)."""
         async for status in self._stream("orders", symbol):
-            yield status
+            yield cast(OrderStatus, status)  # the "orders" topic carries OrderStatus only
 
     async def watch_fills(self, symbol: str | None = None) -> AsyncGenerator[Fill, None]:
         """Every fill of our orders from now on."""
         async for fill in self._stream("fills", symbol):
-            yield fill
+            yield cast(Fill, fill)  # the "fills" topic carries Fill only
 
     async def watch_balances(self) -> AsyncGenerator[dict[str, Balance], None]:
         """The balances now, then after every change (conflated)."""
