@@ -328,6 +328,16 @@ def emit_json(value: Any) -> None:
     click.echo(_dumps(value, indent=True))
 
 
+def show(value: Any, as_json: bool, table: str, *args: Any) -> None:
+    """Print ``value`` as JSON, or as the rich renderable ``_render.<table>(*args)`` (rich loads only then)."""
+    if as_json:
+        emit_json(value)
+        return
+    from . import _render
+
+    _render.console().print(getattr(_render, table)(*args))
+
+
 def emit_json_line(value: Any) -> None:
     """Print one compact JSON document on its own line (streams: JSON lines)."""
     click.echo(_dumps(value, indent=False))

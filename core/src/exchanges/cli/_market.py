@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._common import ConnectSpec, connect_options, emit_json, emit_json_line, json_option, run_async, with_exchange
+from ._common import (
+    ConnectSpec,
+    connect_options,
+    emit_json_line,
+    json_option,
+    run_async,
+    show,
+    with_exchange,
+)
 
 if TYPE_CHECKING:
     from ..connector import BaseExchange
@@ -87,12 +95,7 @@ def markets_command(exchange_id: str, instrument_type: str | None, as_json: bool
         return ex.instruments.list(instrument_type)
 
     instruments = run_async(lambda: with_exchange(conn, exchange_id, body))
-    if as_json:
-        emit_json(instruments)
-        return
-    from ._render import console, instruments_table
-
-    console().print(instruments_table(exchange_id, instruments))
+    show(instruments, as_json, "instruments_table", exchange_id, instruments)
 
 
 @click.command("ticker")
@@ -108,12 +111,7 @@ def ticker_command(exchange_id: str, symbol: str, as_json: bool, conn: ConnectSp
         return await ex.market_data.ticker(symbol)
 
     ticker = run_async(lambda: with_exchange(conn, exchange_id, body))
-    if as_json:
-        emit_json(ticker)
-        return
-    from ._render import console, ticker_table
-
-    console().print(ticker_table(ticker))
+    show(ticker, as_json, "ticker_table", ticker)
 
 
 @click.command("book")
@@ -136,12 +134,7 @@ def book_command(
             return await ex.market_data.order_book(symbol, depth=depth)
 
         book = run_async(lambda: with_exchange(conn, exchange_id, snapshot))
-        if as_json:
-            emit_json(book_json(book, depth))
-            return
-        from ._render import book_table, console
-
-        console().print(book_table(book, depth))
+        show(book_json(book, depth), as_json, "book_table", book, depth)
         return
 
     if as_json:
@@ -190,12 +183,7 @@ def trades_command(
             return await ex.market_data.trades(symbol, limit=limit)
 
         trades = run_async(lambda: with_exchange(conn, exchange_id, recent))
-        if as_json:
-            emit_json(trades)
-            return
-        from ._render import console, trades_table
-
-        console().print(trades_table(f"{exchange_id} {symbol} trades", trades))
+        show(trades, as_json, "trades_table", f"{exchange_id} {symbol} trades", trades)
         return
 
     if as_json:
@@ -216,14 +204,14 @@ def trades_command(
     title = f"{exchange_id} {symbol} trades (live)"
     recent_trades: deque[Any] = deque(maxlen=limit)
 
-    def show(view: Live, trade: Any) -> None:
+    def redraw(view: Live, trade: Any) -> None:
         recent_trades.appendleft(trade)
         view.update(trades_table(title, recent_trades))
 
     async def live(ex: BaseExchange) -> None:
         ex.instruments.get(symbol)
         with live_view(console(), trades_table(title, ())) as view:
-            await consume_for(ex.market_data.watch_trades(symbol), seconds, lambda trade: show(view, trade))
+            await consume_for(ex.market_data.watch_trades(symbol), seconds, lambda trade: redraw(view, trade))
 
     run_watch(lambda: with_exchange(conn, exchange_id, live))
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import emit_json, json_option, state
+from ._common import emit_json, json_option, show, state
 
 if TYPE_CHECKING:
     from ..host import Host
@@ -62,12 +62,7 @@ def exchange_rows(host: Host) -> list[dict[str, Any]]:
 def list_command(as_json: bool) -> None:
     """List exchange ids with name, kind, products and the plugin providing each."""
     rows = exchange_rows(state().host)
-    if as_json:
-        emit_json(rows)
-        return
-    from ._render import console, exchanges_table
-
-    console().print(exchanges_table(rows))
+    show(rows, as_json, "exchanges_table", rows)
 
 
 def _qualname(obj: Any) -> str:
@@ -114,11 +109,6 @@ def exchange_info(host: Host, exchange_id: str) -> dict[str, Any]:
 def info_command(exchange_id: str, as_json: bool) -> None:
     """Show an exchange's descriptor, symbol mapper, rate-limit rules and endpoint costs."""
     info = exchange_info(state().host, exchange_id)
-    if as_json:
-        emit_json(info)
-        return
-    from ._render import console, info_renderable
-
-    console().print(info_renderable(info))
+    show(info, as_json, "info_renderable", info)
 
 

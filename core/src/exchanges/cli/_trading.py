@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import DECIMAL, ConnectSpec, connect_options, emit_json, json_option, run_async, with_exchange
+from ._common import DECIMAL, ConnectSpec, connect_options, json_option, run_async, show, with_exchange
 
 if TYPE_CHECKING:
     from ..connector import BaseExchange
@@ -98,12 +98,7 @@ def order_command(
         return await ex.execution.place_order(order)
 
     result = run_async(lambda: with_exchange(conn, exchange_id, body))
-    if as_json:
-        emit_json(result)
-        return
-    from ._render import console, order_result_table
-
-    console().print(order_result_table(f"{exchange_id} order", result))
+    show(result, as_json, "order_result_table", f"{exchange_id} order", result)
 
 
 @click.command("cancel")
@@ -124,12 +119,7 @@ def cancel_command(
         return await ex.execution.cancel_order(order_id, symbol)
 
     result = run_async(lambda: with_exchange(conn, exchange_id, body))
-    if as_json:
-        emit_json(result)
-        return
-    from ._render import cancel_table, console
-
-    console().print(cancel_table(f"{exchange_id} cancel", result))
+    show(result, as_json, "cancel_table", f"{exchange_id} cancel", result)
 
 
 @click.command("orders")
@@ -146,12 +136,7 @@ def orders_command(exchange_id: str, symbol: str | None, as_json: bool, conn: Co
         return await ex.execution.open_orders(symbol)
 
     orders = run_async(lambda: with_exchange(conn, exchange_id, body))
-    if as_json:
-        emit_json(orders)
-        return
-    from ._render import console, orders_table
-
-    console().print(orders_table(f"{exchange_id} open orders", orders))
+    show(orders, as_json, "orders_table", f"{exchange_id} open orders", orders)
 
 
 @click.command("balance")
@@ -165,11 +150,6 @@ def balance_command(exchange_id: str, as_json: bool, conn: ConnectSpec) -> None:
         return await ex.execution.balances()
 
     balances = run_async(lambda: with_exchange(conn, exchange_id, body))
-    if as_json:
-        emit_json(balances)
-        return
-    from ._render import balances_table, console
-
-    console().print(balances_table(f"{exchange_id} balances", balances))
+    show(balances, as_json, "balances_table", f"{exchange_id} balances", balances)
 
 
